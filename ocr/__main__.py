@@ -1,0 +1,7 @@
+"""`python -m ocr` entry point."""
+
+import sys
+
+from ocr.cli import main
+
+sys.exit(main())

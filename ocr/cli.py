@@ -1,0 +1,214 @@
+"""`python -m ocr` — the command-line contract other tools rely on.
+
+Errors: exit status 2 and one line `error: …` on stderr, no traceback (OCR_DEBUG=1 shows it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as one `error: …` line, exit 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise _UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _split(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _add_preprocess(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("preprocessing (all off by default)")
+    g.add_argument("--denoise", action="store_true", help="non-local-means denoise")
+    g.add_argument("--equalize", choices=["none", "global", "clahe"], default="none")
+    g.add_argument("--otsu", action="store_true", help="Otsu binarisation")
+
+
+def _preprocess_config(args: argparse.Namespace):  # -> PreprocessConfig
+    from ocr.preprocess import PreprocessConfig
+
+    return PreprocessConfig(denoise=args.denoise, equalize=args.equalize, binarize=args.otsu)
+
+
+def _decoder_config(method: str, args: argparse.Namespace):  # -> DecoderConfig
+    from ocr.decoding import DecoderConfig
+
+    base = DecoderConfig()
+    return DecoderConfig(
+        method=method,  # type: ignore[arg-type]
+        beam_width=args.beam_width,
+        nbest=args.nbest,
+        lm_weight=base.lm_weight if args.lm_weight is None else args.lm_weight,
+        length_bonus=base.length_bonus if args.length_bonus is None else args.length_bonus,
+    )
+
+
+def _add_decoder_opts(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--beam-width", type=int, default=10, help="beam width (default 10)")
+    p.add_argument("--nbest", type=int, default=5, help="hypotheses kept by beam search (default 5)")
+    p.add_argument("--lm-weight", type=float, default=None, help="LM weight alpha (beam+LM)")
+    p.add_argument("--length-bonus", type=float, default=None, help="length bonus beta (beam+LM)")
+
+
+def _cmd_engines(args: argparse.Namespace) -> int:
+    from ocr.engines.registry import ENGINES, available
+
+    rows = []
+    for name, info in ENGINES.items():
+        ok, reason = available(name)
+        rows.append({"name": name, "title": info.title, "available": ok, "reason": reason,
+                     "ctc": info.has_ctc, "summary": info.summary})
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    width = max(len(r["name"]) for r in rows)
+    for r in rows:
+        state = "available" if r["available"] else f"unavailable: {r['reason']}"
+        kind = "CTC" if r["ctc"] else "text only"
+        print(f"{r['name']:<{width}}  {kind:<9}  {state}\n{'':<{width}}  {r['summary']}")
+    return 0
+
+
+def _cmd_recognize(args: argparse.Namespace) -> int:
+    from ocr.engines.registry import default_engine, load_engine
+    from ocr.imageio import load_image
+    from ocr.pipeline import recognize
+
+    method = "beam_lm" if args.lm else args.decoder
+    if args.lm and args.decoder == "greedy":
+        method = "beam_lm"
+    engine = load_engine(args.engine or default_engine())
+    image = load_image(Path(args.image))
+    t0 = time.perf_counter()
+    rec = recognize(image, engine, _decoder_config(method, args), _preprocess_config(args))
+    wall = (time.perf_counter() - t0) * 1000
+    chars = rec.best.chars(rec.charset) if rec.best is not None else []
+    if args.json:
+        out: dict[str, object] = {
+            "text": rec.text, "engine": rec.engine, "decoder": rec.decoder, "chars": chars,
+            "elapsed_ms": round(wall, 2), "timings_ms": {k: round(v, 2) for k, v in rec.timings.items()},
+        }
+        if len(rec.nbest) > 1:
+            out["nbest"] = [{"text": d.text, "score": round(d.score, 4)} for d in rec.nbest]
+        print(json.dumps(out, ensure_ascii=False, indent=2))
+        return 0
+    print(rec.text)
+    if chars:
+        print("  ".join(f"{c['char']}:{c['confidence']:.2f}" for c in chars), file=sys.stderr)
+    for d in rec.nbest[1:]:
+        print(f"  alt {d.score:8.3f}  {d.text}", file=sys.stderr)
+    print(f"[{rec.engine} / {rec.decoder}, {wall:.1f} ms]", file=sys.stderr)
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from ocr.bench import run_bench
+    from ocr.datasets import open_labelled_set
+    from ocr.engines.registry import default_engine
+
+    engines = _split(args.engine) if args.engine else [default_engine()]
+    decoders = _split(args.decoder)
+    with open_labelled_set(Path(args.labels)) as lset:
+        bar = tqdm(total=1, file=sys.stderr, unit="line", disable=args.quiet, dynamic_ncols=True)
+
+        def progress(done: int, total: int, what: str) -> None:
+            bar.total = total
+            bar.set_description(what)
+            bar.update(done - bar.n)
+
+        results = run_bench(lset, engines, decoders, progress=progress, batch_size=args.batch_size,
+                            preprocess_config=_preprocess_config(args),
+                            decoder_template=_decoder_config("greedy", args))
+        bar.close()
+        problems = list(lset.problems)
+    if args.samples_out:
+        rows = [{"engine": r.engine, "decoder": r.decoder, **vars(s)} for r in results for s in r.samples]
+        Path(args.samples_out).write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
+    if args.json:
+        print(json.dumps([r.summary() for r in results], ensure_ascii=False, indent=2))
+    else:
+        head = f"{'engine':<10} {'decoder':<8} {'n':>4} {'line_acc':>8} {'CER':>7} {'1-NED':>7} " \
+               f"{'p50 ms':>8} {'p95 ms':>8} {'lines/s':>8}"
+        print(head)
+        for r in results:
+            print(f"{r.engine:<10} {r.decoder:<8} {r.n:>4} {r.line_acc:>8.3f} {r.cer:>7.4f} {r.ned:>7.4f} "
+                  f"{r.p50_ms:>8.1f} {r.p95_ms:>8.1f} {r.lines_per_s:>8.1f}")
+    for p in problems:
+        print(f"warning: {p}", file=sys.stderr)
+    return 0
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m ocr", description="Chinese text-line OCR: engines, decoders, benchmark.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("engines", help="list engines, whether each is available, and why not")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_engines)
+
+    p = sub.add_parser("recognize", help="recognize one text-line image")
+    p.add_argument("image")
+    p.add_argument("--engine", help="engine name (see `engines`); default: the best available")
+    p.add_argument("--decoder", choices=["greedy", "beam", "beam_lm"], default="greedy")
+    p.add_argument("--lm", action="store_true", help="beam search with the character n-gram LM")
+    _add_decoder_opts(p)
+    _add_preprocess(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_recognize)
+
+    p = sub.add_parser("bench", help="accuracy and latency on a labelled set (labels file, folder or .zip)")
+    p.add_argument("labels")
+    p.add_argument("--engine", help="comma-separated engine names")
+    p.add_argument("--decoder", default="greedy", help="comma-separated: greedy,beam,beam_lm")
+    p.add_argument("--batch-size", type=int, default=1, help="also measure batched throughput")
+    p.add_argument("--samples-out", help="write per-sample results (JSON) to this file")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_decoder_opts(p)
+    _add_preprocess(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_bench)
+
+    _add_extra_commands(sub)
+    return parser
+
+
+def _add_extra_commands(sub: argparse._SubParsersAction) -> None:
+    """Commands backed by the data/training modules."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit status."""
+    from ocr.errors import OCRError
+
+    try:
+        args = _build_parser().parse_args(argv)
+        return int(args.func(args) or 0)
+    except _UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (OCRError, OSError, ValueError) as exc:
+        if os.environ.get("OCR_DEBUG"):
+            traceback.print_exc()
+        msg = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"error: {msg}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
