@@ -69,7 +69,8 @@ def test_undecodable_labels_raise_clearly(tmp_path: Path) -> None:
 
 
 def test_row_problems_are_reported_per_row(tmp_path: Path) -> None:
-    rows = "img/a.png\t\nimg/missing.png\t缺\nno-tab-here\nimg/a.png\t重复\n../etc/passwd\t坏\n/etc/hosts\t坏\n"
+    rows = ("img/a.png\t\nimg/missing.png\t缺\nno-tab-here\nimg/a.png\t重复\n"
+            "../etc/passwd\t坏\n/etc/hosts\t坏\n")
     labels = _folder(tmp_path, rows.encode(), images=("a.png", "b.png", "c.png"))
     with open_labelled_set(labels) as s:
         by_line = {x.line_no: x for x in s.samples}
@@ -115,7 +116,8 @@ def test_zip_bomb_is_capped() -> None:
             max_entry_bytes=1024 * 1024)):
         pass
     many = _zip({f"{i}.png": b"" for i in range(30)})
-    with pytest.raises(DatasetError, match="entries"), open_labelled_set(many, limits=ZipLimits(max_entries=10)):
+    with pytest.raises(DatasetError, match="entries"), open_labelled_set(
+            many, limits=ZipLimits(max_entries=10)):
         pass
     total = _zip({"labels.tsv": b"", **{f"{i}.bin": b"\0" * 400_000 for i in range(5)}})
     with pytest.raises(DatasetError, match="size limit"), open_labelled_set(total, limits=ZipLimits(
@@ -126,7 +128,8 @@ def test_zip_bomb_is_capped() -> None:
 def test_not_a_zip_and_no_labels_file() -> None:
     with pytest.raises(DatasetError, match="not a zip"), open_labelled_set(b"hello"):
         pass
-    with pytest.raises(DatasetError, match="no labels file"), open_labelled_set(_zip({"a.png": _png_bytes()})):
+    no_labels = _zip({"a.png": _png_bytes()})
+    with pytest.raises(DatasetError, match="no labels file"), open_labelled_set(no_labels):
         pass
     with pytest.raises(DatasetError, match="not a readable zip"), open_labelled_set(b"PK\x03\x04garbage"):
         pass
