@@ -1,0 +1,124 @@
+"""The CLI contract: JSON shapes, and errors as exit 2 + one `error: …` line with no traceback."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ocr.cli import main
+from ocr.engines.registry import available
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "ocr", *args], capture_output=True, text=True, cwd=ROOT,
+                          timeout=300)
+
+
+def _assert_one_line_error(proc: subprocess.CompletedProcess[str]) -> None:
+    assert proc.returncode == 2, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_engines_lists_every_engine_with_reason(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["engines", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    names = {r["name"] for r in rows}
+    assert {"ppocr-v4", "ppocr-v6", "ddddocr", "tesseract", "crnn"} <= names
+    for r in rows:
+        assert r["available"] or r["reason"], r
+
+
+def test_usage_errors_are_one_line() -> None:
+    _assert_one_line_error(_run("bogus"))
+    _assert_one_line_error(_run("recognize"))
+    _assert_one_line_error(_run("recognize", "x.png", "--decoder", "nope"))
+
+
+def test_missing_image_and_unknown_engine(tmp_path: Path) -> None:
+    _assert_one_line_error(_run("recognize", str(tmp_path / "missing.png")))
+    img = tmp_path / "a.png"
+    Image.fromarray(np.full((32, 100, 3), 255, np.uint8)).save(img)
+    _assert_one_line_error(_run("recognize", str(img), "--engine", "no-such-engine"))
+    _assert_one_line_error(_run("bench", str(tmp_path / "nothing.tsv")))
+
+
+@pytest.mark.parametrize("name", ["text.png", "empty.png", "bomb.png"])
+def test_bad_images_exit_2(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    if name == "text.png":
+        path.write_text("this is not an image")
+    elif name == "empty.png":
+        path.write_bytes(b"")
+    else:
+        from tests.bad_inputs import bomb_png
+
+        path.write_bytes(bomb_png(50_000, 50_000))
+    _assert_one_line_error(_run("recognize", str(path)))
+
+
+@pytest.mark.skipif(not available("ppocr-v4")[0], reason="ppocr-v4 engine unavailable")
+def test_recognize_json_contract(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.render import render
+
+    path = tmp_path / "line.png"
+    Image.fromarray(render("未来可期")).save(path)
+    assert main(["recognize", str(path), "--engine", "ppocr-v4", "--decoder", "beam", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["text"] == "未来可期"
+    assert out["engine"] == "ppocr-v4" and out["decoder"] == "beam"
+    assert [c["char"] for c in out["chars"]] == list("未来可期")
+    for c in out["chars"]:
+        assert 0.0 <= c["confidence"] <= 1.0 and 0 <= c["start"] < c["end"]
+    assert out["elapsed_ms"] > 0
+
+
+@pytest.mark.skipif(not available("ppocr-v4")[0], reason="ppocr-v4 engine unavailable")
+def test_bench_json_contract(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.render import render
+
+    rows = []
+    for i, text in enumerate(["增值税专用发票", "壹万贰仟叁佰肆拾伍元整", "电话：13800138000"]):
+        Image.fromarray(render(text)).save(tmp_path / f"{i}.png")
+        rows.append(f"{i}.png\t{text}\n")
+    (tmp_path / "labels.tsv").write_text("".join(rows), encoding="utf-8")
+    argv = ["bench", str(tmp_path / "labels.tsv"), "--engine", "ppocr-v4", "--decoder", "greedy,beam",
+            "--json", "--quiet"]
+    assert main(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [(r["engine"], r["decoder"]) for r in out] == [("ppocr-v4", "greedy"), ("ppocr-v4", "beam")]
+    for r in out:
+        keys = {"engine", "decoder", "n", "line_acc", "cer", "ned", "p50_ms", "p95_ms", "lines_per_s"}
+        assert set(r) >= keys
+        assert r["n"] == 3 and r["cer"] <= 0.1 and r["p95_ms"] >= r["p50_ms"] > 0
+
+
+def test_bench_zip_slip_writes_nothing_outside_and_cleans_up(tmp_path: Path) -> None:
+    import io
+    import tempfile
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("labels.tsv", "../../escaped.png\tx\n")
+        zf.writestr("../../escaped.png", b"not really")
+        zf.writestr(str(tmp_path / "abs.png"), b"not really")
+    archive = tmp_path / "slip.zip"
+    archive.write_bytes(buf.getvalue())
+    tmpdir = Path(tempfile.gettempdir())
+    before = {p.name for p in tmpdir.glob("ocr-set-*")}
+    proc = _run("bench", str(archive), "--engine", "tesseract", "--json", "--quiet")
+    after = {p.name for p in tmpdir.glob("ocr-set-*")}
+    assert after == before, "temporary folder left behind"
+    assert not (tmp_path / "abs.png").exists()
+    assert not (tmpdir.parent / "escaped.png").exists() and not (tmpdir / "escaped.png").exists()
+    assert "zip-slip" in proc.stderr or proc.returncode == 2
