@@ -1,0 +1,127 @@
+"""The CRNN charset: one character per line in ocr/data/charset.txt; index 0 is the CTC blank ("").
+
+Why this set (see docs/model_card.md): every GB2312 Han character (6,763, the simplified characters of
+everyday print), printable ASCII (95, space included), the GB2312 symbol rows that ddddocr's classifier
+also knows, and full-width CJK punctuation. Full-width letters/digits are left out on purpose: they
+NFKC-normalise to ASCII, and scoring compares NFKC text. Classes shared with ddddocr's 8,210 start from
+its trained output rows; the rest start fresh. Size keeps the fp16 checkpoint under 25 MB.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from functools import lru_cache
+from pathlib import Path
+
+__all__ = [
+    "CHARSET_FILE",
+    "Charset",
+    "build_charset",
+    "charset_sha256",
+    "gb2312_chars",
+    "load_charset",
+    "write_charset",
+]
+
+CHARSET_FILE = Path(__file__).resolve().parent / "data" / "charset.txt"
+
+# Full-width / CJK punctuation kept as classes of their own (they stay distinct after NFKC or matter
+# in Chinese text: ，。、“”《》…).
+CJK_PUNCT = (
+    "，。、；：？！“”‘’（）《》〈〉【】「」『』〔〕—…·～￥％＃＆＋－／＠＝＜＞＿｜"
+    "﹏＊"
+)
+
+
+def gb2312_chars() -> list[str]:
+    """All 7,445 GB2312 characters (rows 1-9 symbols + 6,763 Han), in code order."""
+    out = []
+    for hi in range(0xA1, 0xF8):
+        for lo in range(0xA1, 0xFF):
+            try:
+                out.append(bytes([hi, lo]).decode("gb2312"))
+            except UnicodeDecodeError:
+                continue
+    return out
+
+
+def _is_han(ch: str) -> bool:
+    return "\u4e00" <= ch <= "\u9fff"
+
+
+def build_charset(ddddocr_classes: Iterable[str]) -> list[str]:
+    """The charset (without the blank), from ddddocr's class list: ASCII, GB2312 Han, shared symbols."""
+    known = set(ddddocr_classes)
+    gb = gb2312_chars()
+    ascii_ = [chr(c) for c in range(0x20, 0x7F)]
+    han = [c for c in gb if _is_han(c)]
+    symbols = [
+        c for c in gb
+        if not _is_han(c) and c in known and not ("\uff10" <= c <= "\uff5a") and c != "\u3000"
+    ]
+    out: list[str] = []
+    seen: set[str] = set()
+    for ch in [*ascii_, *CJK_PUNCT, *symbols, *han]:
+        if ch not in seen:
+            seen.add(ch)
+            out.append(ch)
+    return out
+
+
+class Charset:
+    """Index <-> character mapping with the CTC blank at index 0.
+
+    chars: tuple of C strings, chars[0] == "" (blank).
+    """
+
+    def __init__(self, chars: Iterable[str]) -> None:
+        body = [c for c in chars if c != ""]
+        if len(set(body)) != len(body):
+            raise ValueError("charset has duplicate characters")
+        self.chars: tuple[str, ...] = ("", *body)
+        self.index: dict[str, int] = {c: i for i, c in enumerate(self.chars) if i}
+
+    def __len__(self) -> int:
+        return len(self.chars)
+
+    def __contains__(self, ch: object) -> bool:
+        return ch in self.index
+
+    def encode(self, text: str) -> list[int]:
+        """Label indices (1..C-1) of `text`. Raises KeyError on a character outside the charset."""
+        return [self.index[c] for c in text]
+
+    def decode(self, labels: Iterable[int]) -> str:
+        """Join the characters of label indices (blank contributes nothing)."""
+        return "".join(self.chars[i] for i in labels)
+
+    def covers(self, text: str) -> bool:
+        """True if every character of `text` is a class."""
+        return all(c in self.index for c in text)
+
+    @property
+    def sha256(self) -> str:
+        """sha256 of the charset file form (one char per line, blank not written)."""
+        return charset_sha256(self.chars)
+
+
+def charset_sha256(chars: Iterable[str]) -> str:
+    """sha256 hex of "\\n".join(chars without the blank) + "\\n" encoded UTF-8."""
+    body = [c for c in chars if c != ""]
+    return hashlib.sha256(("\n".join(body) + "\n").encode("utf-8")).hexdigest()
+
+
+def write_charset(chars: Iterable[str], path: Path = CHARSET_FILE) -> None:
+    """Write one character per line (blank not written), UTF-8, LF."""
+    body = [c for c in chars if c != ""]
+    path.write_text("\n".join(body) + "\n", encoding="utf-8")
+
+
+@lru_cache(maxsize=4)
+def load_charset(path: Path = CHARSET_FILE) -> Charset:
+    """Read a charset file: one character per line (a line holding one space is the space class)."""
+    lines = path.read_text(encoding="utf-8").split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return Charset(lines)
