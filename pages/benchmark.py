@@ -1,0 +1,207 @@
+"""Benchmark: engines × decoders over a labelled set: accuracy, latency, charts, per-sample results."""
+
+from __future__ import annotations
+
+import contextlib
+import html
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from ocr.engines.registry import ENGINES
+from ocr.errors import OCRError
+from ui.benchset import (
+    BenchRun,
+    buckets_frame,
+    results_json,
+    samples_frame,
+    stage_upload,
+    summary_frame,
+)
+from ui.figures import accuracy_latency_figure, cer_by_length_figure, latency_figure
+from ui.inputs import IMAGE_TYPES, SAMPLE_LABELS
+from ui.render import diff_html, thumbnail_uri
+from ui.resources import engine_status
+from ui.sidebar import DECODER_LABELS, current_settings, ensure_navigation
+
+PREFIX = "bench"
+RUN_KEY = f"{PREFIX}_run"
+SOURCE_KEY = f"{PREFIX}_source"  # "sample" | "upload": which set the next run uses
+MAX_ROWS = 300
+
+
+def _run(source: bytes | Path, set_name: str, engines: list[str], decoders: list[str]) -> BenchRun | None:
+    """Open the set, run the benchmark with a progress bar, keep thumbnails. None after st.error."""
+    from ocr.bench import run_bench
+    from ocr.datasets import open_labelled_set
+    from ocr.imageio import load_image
+
+    settings = current_settings()
+    bar = st.progress(0.0, text="Opening the set…")
+
+    def progress(done: int, total: int, label: str) -> None:
+        bar.progress(min(done / max(total, 1), 1.0), text=f"{label}: {done}/{total} lines")
+
+    try:
+        with open_labelled_set(source, name=set_name) as lset:
+            if not lset.runnable:
+                bar.empty()
+                st.error(f"No runnable line in {set_name}: every row has a problem (see below).")
+                return BenchRun(set_name, [], {}, list(lset.problems), _sample_rows(lset))
+            thumbs: dict[str, str] = {}
+            for s in lset.runnable:  # a failing image is reported per sample by run_bench
+                with contextlib.suppress(OCRError):
+                    thumbs[s.key] = thumbnail_uri(load_image(s.image_path))  # type: ignore[arg-type]
+            results = run_bench(lset, engines, decoders, progress=progress,
+                                decoder_template=settings.decoder_config("greedy"))
+            bar.progress(1.0, text=f"Done: {len(results)} run(s) over {len(lset.samples)} lines")
+            return BenchRun(lset.name, results, thumbs, list(lset.problems), _sample_rows(lset))
+    except OCRError as exc:
+        bar.empty()
+        st.error(f"Cannot benchmark {set_name}: {exc}")
+        return None
+
+
+def _sample_rows(lset: object) -> list[dict[str, object]]:
+    return [{"line": s.line_no, "key": s.key, "issue": s.error or s.warning,  # type: ignore[attr-defined]
+             "runs": s.error is None}
+            for s in lset.samples if s.error or s.warning]  # type: ignore[attr-defined]
+
+
+def _choose() -> tuple[list[str], list[str]]:
+    status = engine_status()
+    usable = [n for n in ENGINES if status[n][0]]
+    settings = current_settings()
+    st.session_state.setdefault(f"{PREFIX}_engines", [settings.engine] if settings.engine in usable else
+                                usable[:1])
+    st.session_state.setdefault(f"{PREFIX}_decoders", ["greedy"])
+    left, right = st.columns(2)
+    engines = left.multiselect("Engines", usable, key=f"{PREFIX}_engines",
+                               format_func=lambda n: ENGINES[n].title)
+    unusable = [n for n in ENGINES if not status[n][0]]
+    if unusable:
+        why = "; ".join(f"{ENGINES[n].title} ({status[n][1]})" for n in unusable)
+        left.caption(f"Unavailable here: {why}")
+    decoders = right.multiselect("Decoders (CTC engines)", list(DECODER_LABELS), key=f"{PREFIX}_decoders",
+                                 format_func=DECODER_LABELS.__getitem__)
+    right.caption(f"Beam width {settings.beam_width}, LM weight {settings.lm_weight:g} from the sidebar. "
+                  "Text-only engines run once, whatever the decoders.")
+    return engines, decoders
+
+
+def _sample_table(run: BenchRun, df: pd.DataFrame) -> None:
+    runs = list(dict.fromkeys(df["run"]))
+    left, right = st.columns([3, 1])
+    chosen = left.selectbox("Run", runs, key=f"{PREFIX}_table_run")
+    errors_only = right.toggle("Errors only", key=f"{PREFIX}_errors_only",
+                               help="Lines whose prediction differs from the label, or that failed.")
+    rows = df[df["run"] == chosen]
+    if errors_only:
+        rows = rows[(rows["cer"].fillna(1.0) > 0) | rows["error"].notna()]
+    st.caption(f"{len(rows)} line(s)" + (f"; the first {MAX_ROWS} shown" if len(rows) > MAX_ROWS else "")
+               + ". Marks: amber = substituted, red strike = missing from the prediction, "
+               "blue underline = extra in the prediction.")
+    body = []
+    for r in rows.head(MAX_ROWS).itertuples():
+        thumb = run.thumbs.get(r.key)
+        img = f'<img src="{thumb}" style="max-width:360px;height:28px">' if thumb else ""
+        if isinstance(r.error, str):
+            ref, hyp = html.escape(r.label), f'<span style="color:#b00">{html.escape(r.error)}</span>'
+        else:
+            ref, hyp = diff_html(r.label, r.prediction)
+        score = "" if pd.isna(r.cer) else f"{r.cer:.3f}"
+        body.append(f"<tr><td>{img}<br><small>{html.escape(r.key)}</small></td><td>{ref}</td>"
+                    f"<td>{hyp}</td><td style='text-align:right'>{score}</td></tr>")
+    st.html(
+        '<table class="bench-samples" style="border-collapse:collapse;width:100%;font-size:16px">'
+        "<thead><tr><th align=left>image</th><th align=left>label</th><th align=left>prediction</th>"
+        "<th align=right>CER</th></tr></thead><tbody>" + "".join(body) + "</tbody></table>"
+        "<style>.bench-samples td,.bench-samples th{border-bottom:1px solid #e5e1da;padding:4px 6px;"
+        "vertical-align:top}</style>"
+    )
+
+
+def _show(run: BenchRun) -> None:
+    if run.problems or run.rows:
+        with st.expander(f"Problems in {run.set_name}: {len(run.problems)} set-level, {len(run.rows)} rows",
+                         expanded=not run.results):
+            for p in run.problems:
+                st.warning(p)
+            if run.rows:
+                st.dataframe(pd.DataFrame(run.rows), hide_index=True, width="stretch")
+    if not run.results:
+        return
+    summary = summary_frame(run.results)
+    samples = samples_frame(run.results)
+    st.subheader(f"Results · {run.set_name}")
+    st.dataframe(summary, hide_index=True, width="stretch", column_config={
+        "line_acc": st.column_config.NumberColumn("line acc", format="%.3f"),
+        "cer": st.column_config.NumberColumn("CER", format="%.4f"),
+        "ned": st.column_config.NumberColumn("1-NED", format="%.4f"),
+        "p50_ms": st.column_config.NumberColumn("p50 ms", format="%.1f"),
+        "p95_ms": st.column_config.NumberColumn("p95 ms", format="%.1f"),
+        "lines_per_s": st.column_config.NumberColumn("lines/s", format="%.1f"),
+    })
+    st.caption("Latency is per line (preprocess + model + decode, one line at a time, after a warm-up); "
+               "CER = edit distance / label length, pooled; texts NFKC-normalised, spaces ignored.")
+    c1, c2, c3 = st.columns(3)
+    c1.plotly_chart(accuracy_latency_figure(summary), key=f"{PREFIX}_fig_acc")
+    c2.plotly_chart(latency_figure(samples), key=f"{PREFIX}_fig_lat")
+    c3.plotly_chart(cer_by_length_figure(buckets_frame(run.results)), key=f"{PREFIX}_fig_len")
+    d1, d2, d3 = st.columns(3)
+    d1.download_button("Summary CSV", summary.to_csv(index=False).encode("utf-8"), "bench_summary.csv",
+                       "text/csv", key=f"{PREFIX}_dl_summary")
+    d2.download_button("Per-sample CSV", samples.to_csv(index=False).encode("utf-8"), "bench_samples.csv",
+                       "text/csv", key=f"{PREFIX}_dl_samples")
+    d3.download_button("All as JSON", results_json(run).encode("utf-8"), "bench.json", "application/json",
+                       key=f"{PREFIX}_dl_json")
+    st.subheader("Per sample")
+    _sample_table(run, samples)
+
+
+def main() -> None:
+    ensure_navigation()
+    st.title("Benchmark")
+    st.caption("Run engines × decoders over a labelled set of line images (PaddleOCR labels: "
+               "`image path<TAB>text`, one line each) and compare accuracy and latency.")
+    uploads = st.file_uploader(
+        "Upload a .zip (images + labels.tsv), or a labels file together with its images",
+        type=["zip", "tsv", "txt", *IMAGE_TYPES], accept_multiple_files=True, key=f"{PREFIX}_upload")
+    has_sample = SAMPLE_LABELS.is_file()
+    engines, decoders = _choose()
+    b1, b2 = st.columns(2)
+    run_upload = b1.button("Run on the uploaded set", type="primary", disabled=not uploads,
+                           key=f"{PREFIX}_run_upload")
+    run_sample = b2.button("Use the sample set (sample_images/labels.tsv)", disabled=not has_sample,
+                           key=f"{PREFIX}_run_sample")
+    if not has_sample:
+        b2.caption("No sample_images/labels.tsv here.")
+    if run_upload or run_sample:
+        if not engines:
+            st.error("Choose at least one engine.")
+        elif not decoders and any(ENGINES[e].has_ctc for e in engines):
+            st.error("Choose at least one decoder for the CTC engines.")
+        elif run_sample:
+            result = _run(SAMPLE_LABELS, "sample_images", engines, decoders)
+            if result is not None:
+                st.session_state[RUN_KEY] = result
+        else:
+            files = [(f.name, f.getvalue()) for f in uploads or []]
+            name = files[0][0] if len(files) == 1 else f"{len(files)} uploaded files"
+            try:
+                with stage_upload(files) as source:
+                    result = _run(source, name, engines, decoders)
+            except OCRError as exc:
+                st.error(f"Cannot use the upload: {exc}")
+                result = None
+            if result is not None:
+                st.session_state[RUN_KEY] = result
+    run = st.session_state.get(RUN_KEY)
+    if isinstance(run, BenchRun):
+        _show(run)
+    elif not (run_upload or run_sample):
+        st.info("Choose a set and press run.")
+
+
+main()

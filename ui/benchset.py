@@ -1,0 +1,169 @@
+"""Turning benchmark uploads into a labelled set, and benchmark results into tables and downloads.
+
+Upload forms accepted (see stage_upload): one .zip holding images + a labels file, or a labels file
+(labels.tsv / .txt, PaddleOCR `path<TAB>text`) uploaded together with its images.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path, PurePosixPath
+
+import pandas as pd
+
+from ocr.errors import DatasetError
+
+__all__ = [
+    "LABEL_SUFFIXES",
+    "BenchRun",
+    "results_json",
+    "samples_frame",
+    "stage_upload",
+    "summary_frame",
+]
+
+LABEL_SUFFIXES = (".tsv", ".txt")
+ZIP_SUFFIX = ".zip"
+
+
+def _safe_rel(name: str) -> PurePosixPath | None:
+    """A relative path inside the set for `name`, or None if it would leave it."""
+    pure = PurePosixPath(name.replace("\\", "/"))
+    if not pure.parts or pure.is_absolute() or ".." in pure.parts or ":" in pure.parts[0]:
+        return None
+    return pure
+
+
+@contextmanager
+def stage_upload(files: Sequence[tuple[str, bytes]]) -> Iterator[bytes | Path]:
+    """What `ocr.datasets.open_labelled_set` should open for these uploaded (name, bytes) files.
+
+    - exactly one .zip (and nothing else): its bytes;
+    - one labels file (.tsv/.txt) plus images: a private temporary folder holding them, the labels file's
+      path is yielded. Images are written under their own names and, where a labels row names them with
+      a folder (`imgs/001.png`), also at that path so the row resolves. The folder is removed on exit.
+
+    Raises DatasetError with a message for the user for anything else (no files, several zips, a zip
+    mixed with other files, no or several labels files).
+    """
+    if not files:
+        raise DatasetError("no files uploaded")
+    zips = [(n, d) for n, d in files if n.lower().endswith(ZIP_SUFFIX)]
+    if zips:
+        if len(files) > 1:
+            raise DatasetError("upload either one .zip or a labels file with its images, not both")
+        yield zips[0][1]
+        return
+    labels = [(n, d) for n, d in files if n.lower().endswith(LABEL_SUFFIXES)]
+    if not labels:
+        raise DatasetError("no labels file among the uploads: add labels.tsv (one `image<TAB>text` a line)")
+    if len(labels) > 1:
+        names = ", ".join(n for n, _ in labels)
+        raise DatasetError(f"several labels files uploaded ({names}); upload exactly one")
+    tmp = Path(tempfile.mkdtemp(prefix="ocr-upload-"))
+    try:
+        images: dict[str, bytes] = {}
+        for name, data in files:
+            base = PurePosixPath(name.replace("\\", "/")).name
+            if not base or (name, data) == labels[0]:
+                continue
+            images[base] = data
+            (tmp / base).write_bytes(data)
+        label_name, label_bytes = labels[0]
+        label_path = tmp / (PurePosixPath(label_name.replace("\\", "/")).name or "labels.tsv")
+        label_path.write_bytes(label_bytes)
+        _place_by_row(label_bytes, images, tmp)
+        yield label_path
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _place_by_row(label_bytes: bytes, images: dict[str, bytes], root: Path) -> None:
+    """Copy uploaded images to the folder paths the labels rows name (uploads arrive flat)."""
+    try:
+        text = label_bytes.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            text = label_bytes.decode("gb18030")
+        except UnicodeDecodeError:
+            return  # open_labelled_set reports the encoding problem
+    for line in text.splitlines():
+        if "\t" not in line:
+            continue
+        rel = _safe_rel(line.split("\t", 1)[0].strip())
+        if rel is None or len(rel.parts) < 2 or rel.name not in images:
+            continue
+        target = root.joinpath(*rel.parts)
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(images[rel.name])
+
+
+@dataclass
+class BenchRun:
+    """One finished benchmark, kept in session state so filters and downloads don't re-run it."""
+
+    set_name: str
+    results: list  # list[ocr.bench.BenchResult]
+    thumbs: dict[str, str] = field(default_factory=dict)  # sample key -> PNG data URI
+    problems: list[str] = field(default_factory=list)
+    rows: list[dict[str, object]] = field(default_factory=list)  # per-sample problems (line, key, issue)
+
+
+def run_label(engine: str, decoder: str) -> str:
+    return f"{engine} / {decoder}"
+
+
+def summary_frame(results: Sequence[object]) -> pd.DataFrame:
+    """One row per engine × decoder: n, line acc, CER, 1-NED, p50/p95 ms, lines/s, failed."""
+    rows = []
+    for r in results:
+        s = r.summary()  # type: ignore[attr-defined]
+        rows.append({k: s[k] for k in ("engine", "decoder", "n", "line_acc", "cer", "ned", "p50_ms",
+                                       "p95_ms", "lines_per_s", "failed")})
+    return pd.DataFrame(rows, columns=["engine", "decoder", "n", "line_acc", "cer", "ned", "p50_ms", "p95_ms",
+                                       "lines_per_s", "failed"])
+
+
+def samples_frame(results: Sequence[object]) -> pd.DataFrame:
+    """Every sample of every run: run, engine, decoder, key, label, prediction, cer, ms, error, length."""
+    rows = []
+    for r in results:
+        for s in r.samples:  # type: ignore[attr-defined]
+            rows.append({"run": run_label(r.engine, r.decoder), "engine": r.engine,  # type: ignore[attr-defined]
+                         "decoder": r.decoder, "key": s.key, "label": s.label,  # type: ignore[attr-defined]
+                         "prediction": s.prediction, "cer": s.cer, "ms": s.ms, "error": s.error,
+                         "length": len(s.label)})
+    return pd.DataFrame(rows, columns=["run", "engine", "decoder", "key", "label", "prediction", "cer", "ms",
+                                       "error", "length"])
+
+
+def buckets_frame(results: Sequence[object]) -> pd.DataFrame:
+    """run, bucket, cer, lines: CER per label-length bucket (None where a bucket has no line)."""
+    from ocr.bench import LENGTH_BUCKETS
+
+    rows = []
+    for r in results:
+        lengths = [len(s.label) for s in r.samples if s.ms is not None]  # type: ignore[attr-defined]
+        for lo, hi in LENGTH_BUCKETS:
+            key = f"{lo}-{hi}"
+            rows.append({"run": run_label(r.engine, r.decoder), "bucket": key,  # type: ignore[attr-defined]
+                         "cer": r.cer_by_length.get(key),  # type: ignore[attr-defined]
+                         "lines": sum(lo <= n <= hi for n in lengths)})
+    return pd.DataFrame(rows, columns=["run", "bucket", "cer", "lines"])
+
+
+def results_json(run: BenchRun) -> str:
+    """The whole run as JSON: set name, problems, and per engine × decoder its summary and samples."""
+    payload = {
+        "set": run.set_name,
+        "problems": run.problems,
+        "sample_problems": run.rows,
+        "results": [{**r.summary(), "samples": [asdict(s) for s in r.samples]} for r in run.results],
+    }
+    return json.dumps(payload, ensure_ascii=False, indent=2)

@@ -1,0 +1,102 @@
+"""HTML snippets for st.html: every piece of user or model text is escaped here."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from collections.abc import Sequence
+
+import numpy as np
+from PIL import Image
+
+from ocr.metrics import diff_ops
+
+__all__ = [
+    "confidence_color",
+    "confidence_html",
+    "confidence_legend_html",
+    "diff_html",
+    "png_data_uri",
+    "thumbnail_uri",
+]
+
+_CJK_FONT = "'Noto Sans CJK SC','Noto Sans SC','WenQuanYi Zen Hei','Microsoft YaHei',sans-serif"
+
+
+def confidence_color(conf: float) -> str:
+    """Background colour for a confidence in [0, 1]: red (0) → amber (0.5) → green (1), pale."""
+    c = min(max(float(conf), 0.0), 1.0)
+    hue = 120.0 * c  # 0 = red, 60 = amber, 120 = green
+    return f"hsl({hue:.0f}, 75%, 82%)"
+
+
+def confidence_html(chars: Sequence[str], confidences: Sequence[float], size_px: int = 30) -> str:
+    """Each character on a background coloured by its confidence; the tooltip gives the value."""
+    spans = []
+    for ch, conf in zip(chars, confidences, strict=True):
+        shown = html.escape(ch) if ch.strip() else "&nbsp;"
+        spans.append(
+            f'<span class="ocr-char" title="{html.escape(ch)} {conf:.3f}" '
+            f'style="background:{confidence_color(conf)};padding:2px 1px;margin:0 1px;'
+            f'border-radius:3px">{shown}</span>'
+        )
+    body = "".join(spans) or '<span style="color:#888">(nothing recognized)</span>'
+    return (f'<div class="ocr-text" style="font-family:{_CJK_FONT};font-size:{size_px}px;'
+            f'line-height:1.7;word-break:break-all">{body}</div>')
+
+
+def confidence_legend_html() -> str:
+    """A small legend for confidence_html."""
+    steps = "".join(
+        f'<span style="background:{confidence_color(v)};padding:1px 6px;margin-right:2px">{v:.1f}</span>'
+        for v in (0.0, 0.25, 0.5, 0.75, 1.0)
+    )
+    return f'<div style="font-size:12px;color:#555">confidence: {steps}</div>'
+
+
+_MARK = {
+    "ins": "background:#cde8ff;text-decoration:underline",
+    "del": "background:#ffd6d6;text-decoration:line-through",
+    "sub": "background:#ffe9a8",
+}
+
+
+def _mark(text: str, style: str | None) -> str:
+    esc = html.escape(text)
+    return f'<span style="{_MARK[style]}">{esc}</span>' if style else esc
+
+
+def diff_html(ref: str, hyp: str) -> tuple[str, str]:
+    """(ref HTML, hyp HTML) with differing characters marked: substitutions amber, characters missing
+    from hyp struck through red in ref, extra characters in hyp underlined blue."""
+    ref_parts: list[str] = []
+    hyp_parts: list[str] = []
+    for tag, r0, r1, h0, h1 in diff_ops(ref, hyp):
+        if tag == "equal":
+            ref_parts.append(_mark(ref[r0:r1], None))
+            hyp_parts.append(_mark(hyp[h0:h1], None))
+        elif tag == "replace":
+            ref_parts.append(_mark(ref[r0:r1], "sub"))
+            hyp_parts.append(_mark(hyp[h0:h1], "sub"))
+        elif tag == "delete":
+            ref_parts.append(_mark(ref[r0:r1], "del"))
+        elif tag == "insert":
+            hyp_parts.append(_mark(hyp[h0:h1], "ins"))
+    return "".join(ref_parts), "".join(hyp_parts)
+
+
+def png_data_uri(image: np.ndarray) -> str:
+    """A data: URI of a PNG of an (H, W) or (H, W, 3) uint8 image."""
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(image)).save(buf, format="PNG", optimize=False)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def thumbnail_uri(image: np.ndarray, height: int = 28, max_width: int = 360) -> str:
+    """A small PNG data: URI of a line image, `height` px high, at most `max_width` px wide."""
+    h, w = image.shape[:2]
+    scale = height / max(h, 1)
+    new_w = max(1, min(max_width, round(w * scale)))
+    small = Image.fromarray(np.ascontiguousarray(image)).resize((new_w, height), Image.Resampling.BILINEAR)
+    return png_data_uri(np.asarray(small))

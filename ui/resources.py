@@ -1,0 +1,144 @@
+"""Cached loaders: engines and the language model once per process (st.cache_resource, never mutated),
+images and CTC matrices per input (st.cache_data).
+
+The model's (T, C) matrix is cached per (image digest, engine, preprocess config), and decoder output per
+(matrix key, decoder config), so moving a slider on the inspector only redoes the cheap parts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import streamlit as st
+
+from ocr.engines.registry import ENGINES, available, default_engine, load_engine
+from ocr.errors import EngineUnavailable
+
+if TYPE_CHECKING:
+    from ocr.decoding import DecoderConfig
+    from ocr.engines.base import Engine
+    from ocr.preprocess import PreprocessConfig, Preprocessed
+    from ocr.types import Decoded
+
+__all__ = [
+    "MatrixResult",
+    "cached_decode",
+    "cached_matrix",
+    "default_engine_name",
+    "digest",
+    "engine_status",
+    "get_engine",
+    "get_lm",
+    "load_image_cached",
+]
+
+
+def digest(data: bytes) -> str:
+    """A short content hash used as the cache key of an uploaded or sample image."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+@st.cache_data(ttl=600, show_spinner=False)
+def engine_status() -> dict[str, tuple[bool, str]]:
+    """{engine name: (available, reason)} for every registered engine, in registry order."""
+    return {name: available(name) for name in ENGINES}
+
+
+@st.cache_data(ttl=600, show_spinner=False)
+def default_engine_name() -> str | None:
+    """The registry's default engine, or None when no engine can load here."""
+    try:
+        return default_engine()
+    except EngineUnavailable:
+        return None
+
+
+@st.cache_resource(show_spinner="Loading the recognizer…")
+def get_engine(name: str) -> Engine:
+    """The engine, loaded once per process. Raises EngineUnavailable (not cached) with the reason."""
+    return load_engine(name)
+
+
+@st.cache_resource(show_spinner="Loading the language model…")
+def get_lm() -> object:
+    """The default character language model for beam+LM decoding, loaded once per process."""
+    from ocr.decoding import load_default_lm
+
+    return load_default_lm()
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def load_image_cached(data: bytes) -> np.ndarray:
+    """Decode image bytes to (H, W, 3) uint8 RGB. Raises ocr.errors.ImageError (never cached)."""
+    from ocr.imageio import load_image
+
+    return load_image(data)
+
+
+@dataclass(frozen=True)
+class MatrixResult:
+    """What the model produced for one (image, engine, preprocess config)."""
+
+    pre: Preprocessed
+    logprobs: np.ndarray | None  # (T, C) log-probabilities; None for text-only engines
+    text: str | None  # the engine's own text for text-only engines
+    preprocess_ms: float
+    model_ms: float
+
+
+def _config_key(config: PreprocessConfig) -> tuple[tuple[str, object], ...]:
+    return tuple(sorted(asdict(config).items()))
+
+
+@st.cache_data(max_entries=16, show_spinner="Running the model…")
+def _matrix(image_key: str, _image: np.ndarray, engine_name: str,
+            config_key: tuple[tuple[str, object], ...]) -> MatrixResult:
+    from ocr.preprocess import PreprocessConfig, preprocess
+
+    engine = get_engine(engine_name)
+    config = PreprocessConfig(**dict(config_key))
+    t0 = time.perf_counter()
+    pre = preprocess(_image, engine.input_spec, config)
+    t1 = time.perf_counter()
+    if engine.has_ctc:
+        logprobs, text = engine.logprobs_batch([pre.tensor])[0], None
+    else:
+        logprobs, text = None, engine.read_text(pre.model_image)
+    t2 = time.perf_counter()
+    return MatrixResult(pre, logprobs, text, (t1 - t0) * 1000, (t2 - t1) * 1000)
+
+
+def cached_matrix(image_key: str, image: np.ndarray, engine_name: str,
+                  config: PreprocessConfig) -> MatrixResult:
+    """Preprocess + model output for an image, cached per (image_key, engine, preprocess config).
+
+    image_key must identify the image's content (see digest()); the array itself is not hashed.
+    """
+    return _matrix(image_key, image, engine_name, _config_key(config))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _decode(image_key: str, _image: np.ndarray, engine_name: str,
+            config_key: tuple[tuple[str, object], ...],
+            decoder_key: tuple[tuple[str, object], ...]) -> tuple[list[Decoded], float]:
+    from ocr.decoding import DecoderConfig, decode
+    from ocr.preprocess import PreprocessConfig
+
+    engine = get_engine(engine_name)
+    result = cached_matrix(image_key, _image, engine_name, PreprocessConfig(**dict(config_key)))
+    config = DecoderConfig(**dict(decoder_key))
+    lm = get_lm() if config.method == "beam_lm" else None
+    t0 = time.perf_counter()
+    out = decode(result.logprobs, engine.charset, config, lm=lm)
+    return out, (time.perf_counter() - t0) * 1000
+
+
+def cached_decode(image_key: str, image: np.ndarray, engine_name: str, config: PreprocessConfig,
+                  decoder: DecoderConfig) -> tuple[list[Decoded], float]:
+    """(N-best list best first, decode ms) for the cached matrix of this input under `decoder`."""
+    return _decode(image_key, image, engine_name, _config_key(config),
+                   tuple(sorted(asdict(decoder).items())))
