@@ -30,7 +30,7 @@ CHARSET_FILE = Path(__file__).resolve().parent / "data" / "charset.txt"
 # in Chinese text: ，。、“”《》…).
 CJK_PUNCT = (
     "，。、；：？！“”‘’（）《》〈〉【】「」『』〔〕—…·～￥％＃＆＋－／＠＝＜＞＿｜"
-    "﹏＊"
+    "﹏＊〇¥"
 )
 
 
