@@ -189,8 +189,34 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _cmd_synth(args: argparse.Namespace) -> int:
+    from ocr import synth
+
+    out = Path(args.out)
+    if args.kind == "testset":
+        labels = synth.render_test_set(out, n=args.n, seed=args.seed, height=args.height, font=args.font,
+                                       augment=not args.clean)
+        print(labels)
+    else:
+        stats = synth.render_shards(out, n=args.n, seed=args.seed, height=args.height,
+                                    max_len=args.max_len, augment=not args.clean, progress=not args.quiet)
+        print(json.dumps(stats))
+    return 0
+
+
 def _add_extra_commands(sub: argparse._SubParsersAction) -> None:
     """Commands backed by the data/training modules."""
+    p = sub.add_parser("synth", help="render synthetic lines: a labelled test set, or training shards")
+    p.add_argument("kind", choices=["testset", "shards"])
+    p.add_argument("out", help="output folder")
+    p.add_argument("--n", type=int, default=2000, help="number of lines (default 2000)")
+    p.add_argument("--seed", type=int, default=20261124)
+    p.add_argument("--height", type=int, default=64)
+    p.add_argument("--font", default="uming-cn", help="test set font (default: the held-out uming-cn)")
+    p.add_argument("--max-len", type=int, default=24, help="longest training line (shards)")
+    p.add_argument("--clean", action="store_true", help="no augmentation")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_cmd_synth)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
