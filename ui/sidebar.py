@@ -139,9 +139,10 @@ def ensure_navigation() -> None:
     """Call first in every page file: make sure the page runs inside app.py's st.navigation.
 
     Streamlit keeps a relic of its old `pages/` folder mode: on a fresh server whose first request
-    names a page (a bookmarked /inspector), it runs pages/<page>.py alone, without app.py (no sidebar,
-    no page config) until app.py has called st.navigation once. Rerunning after clearing that flag
-    makes this and every later run go through app.py, which picks the same page (url_path = file stem).
+    names a page file's stem (/inspector), it runs pages/<page>.py alone, without app.py (no sidebar,
+    no page config) until app.py has called st.navigation once. Clearing that flag and rerunning makes
+    this and every later run go through app.py. app.py's url_paths differ from the file stems, so
+    its own page URLs (/ctc, /bench) never hit this path in the first place.
     """
     try:
         from streamlit.runtime.pages_manager import PagesManager
