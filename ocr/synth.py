@@ -564,8 +564,9 @@ def render_test_set(out_dir: Path, n: int = 2000, seed: int = 20261124, height: 
     if not Path(spec.path).exists():
         raise FileNotFoundError(f"held-out font {spec.name} missing: apt-get install {spec.package}")
     rows, i = [], 0
-    for b, (lo, hi, share) in enumerate(TEST_LENGTHS):
-        count = n - i if b == len(TEST_LENGTHS) - 1 else round(n * share)
+    counts = [int(n * share) for _, _, share in TEST_LENGTHS]
+    counts[0] += n - sum(counts)
+    for b, ((lo, hi, _), count) in enumerate(zip(TEST_LENGTHS, counts, strict=True)):
         for text, img, _ in _lines(count, seed * 10 + b, [spec], height, augment, lo, hi):
             name = f"img/{i:05d}.png"
             Image.fromarray(img).save(out_dir / name)

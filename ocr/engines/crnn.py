@@ -1,0 +1,107 @@
+"""The project's own CRNN (PyTorch), loaded from the committed fp16 checkpoint models/crnn.pt.
+
+Input (B, 1, H, W) gray x/255, dark text on light (H and normalisation from the checkpoint metadata);
+output per item (T_i, C) log-probabilities, T_i = ceil(W_i / 8). Batched calls pad with white and pass
+each item's length to the LSTM, so padding does not leak into an item's recurrent state.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+
+from ocr.engines.base import Engine, InputSpec
+from ocr.errors import EngineUnavailable, UnknownEngine
+
+__all__ = ["CHECKPOINT", "CrnnEngine", "check", "load"]
+
+NAME = "crnn"
+CHECKPOINT = Path(__file__).resolve().parents[2] / "models" / "crnn.pt"
+MAX_WIDTH = 12800  # 200 characters at 64 px; wider lines are squeezed by preprocessing
+
+
+def check(name: str, checkpoint: Path = CHECKPOINT) -> str | None:
+    """Why the engine cannot load here, or None."""
+    if name != NAME:
+        raise UnknownEngine(f"ocr.engines.crnn has no engine {name!r}")
+    if importlib.util.find_spec("torch") is None:
+        return "torch is not installed (see requirements.txt)"
+    if not checkpoint.is_file():
+        return f"no trained checkpoint at models/crnn.pt ({checkpoint}); train one with `python -m ocr train`"
+    return None
+
+
+class CrnnEngine(Engine):
+    """CTC engine around ocr.models.CRNN. Thread-safe: the model is never mutated after load and every
+    call runs under torch.inference_mode."""
+
+    has_ctc = True
+
+    def __init__(self, checkpoint: Path, threads: int | None = None) -> None:
+        import torch
+
+        from ocr.charset import charset_sha256
+        from ocr.engines.onnx_ctc import onnx_threads
+        from ocr.train import load_checkpoint
+
+        try:
+            self._model, self.meta = load_checkpoint(checkpoint)
+        except (OSError, RuntimeError, KeyError, ValueError) as exc:
+            raise EngineUnavailable(f"cannot load {checkpoint}: {exc}") from exc
+        chars = tuple(self.meta["charset"])  # type: ignore[arg-type]
+        if chars[0] != "" or charset_sha256(chars) != self.meta["charset_sha256"]:
+            raise EngineUnavailable(f"{checkpoint}: charset does not match its recorded sha256")
+        torch.set_num_threads(threads or onnx_threads())  # process-wide: torch has one intra-op pool
+        self._torch = torch
+        self.name = NAME
+        self.title = "Our CRNN"
+        self.charset = chars
+        self.checkpoint = checkpoint
+        inp = self.meta["input"]
+        self.input_spec = InputSpec(
+            height=int(inp["height"]), channels=1, mean=float(inp["mean"]), std=float(inp["std"]),  # type: ignore[index]
+            downsample=8, min_width=16, max_width=MAX_WIDTH, width_multiple=8, pad_value=255,
+        )
+        self._fill = (255 / 255.0 - self.input_spec.mean) / self.input_spec.std
+
+    def logprobs_batch(self, tensors: list[np.ndarray]) -> list[np.ndarray]:
+        """tensors: each (1, H, W_i) float32 -> each (ceil(W_i / 8), C) float32 log-probabilities."""
+        if not tensors:
+            return []
+        from ocr.models.crnn import CRNN
+        from ocr.preprocess import pad_batch
+
+        torch = self._torch
+        x = torch.from_numpy(pad_batch(tensors, fill=self._fill))  # (B, 1, H, W_max)
+        lengths = [int(CRNN.output_length(t.shape[-1])) for t in tensors]
+        with torch.inference_mode():
+            logp = self._model(x, torch.tensor(lengths)).log_softmax(-1)  # (B, T, C)
+        arr = logp.numpy()
+        return [np.ascontiguousarray(arr[b, :t], dtype=np.float32) for b, t in enumerate(lengths)]
+
+    def describe(self) -> dict[str, object]:
+        """Static facts for display."""
+        evals = {e["name"]: round(float(e["cer"]), 4) for e in self.meta.get("eval", [])}  # type: ignore[union-attr]
+        return {
+            "model file": str(self.checkpoint),
+            "architecture": "EfficientNetV2-style CNN (21 convs) + BiLSTM + Linear (ocr/models/crnn.py)",
+            "parameters": sum(p.numel() for p in self._model.parameters()),
+            "classes": len(self.charset),
+            "charset sha256": self.meta["charset_sha256"],
+            "input": f"1 x {self.input_spec.height} x W gray, x/255, T = ceil(W / 8)",
+            "init": self.meta.get("init"),
+            "steps": self.meta.get("steps"),
+            "cpu hours": self.meta.get("cpu_hours"),
+            "cer (greedy, at export)": evals,
+            "licence": "weights derived from ddddocr (MIT), fine-tuned here",
+        }
+
+
+def load(name: str, checkpoint: Path = CHECKPOINT) -> CrnnEngine:
+    """Load the engine (raises EngineUnavailable with the reason)."""
+    why = check(name, checkpoint)
+    if why:
+        raise EngineUnavailable(why)
+    return CrnnEngine(checkpoint)

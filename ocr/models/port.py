@@ -1,0 +1,104 @@
+"""Port ddddocr's `common.onnx` (fp32) weights into the torch CRNN, and slice its classifier.
+
+ONNX LSTM gate blocks are ordered (i, o, f, c); torch's are (i, f, g=c, o). ONNX keeps W (input) and
+R (recurrent) weights and one bias vector [Wb; Rb] per direction.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ocr.models.crnn import CRNN, DDDDOCR
+
+__all__ = ["DDDDOCR_CHARSET_NAME", "ddddocr_charset", "ddddocr_onnx_path", "port_ddddocr", "slice_classes"]
+
+DDDDOCR_CHARSET_NAME = "CHARSET_BETA"  # the class list that goes with common.onnx (ddddocr beta=True)
+_ONNX_TO_TORCH_GATES = (0, 2, 3, 1)  # torch block k takes onnx block _ONNX_TO_TORCH_GATES[k]
+
+
+def ddddocr_onnx_path() -> Path | None:
+    """Path of ddddocr's fp32 common.onnx in site-packages, or None if ddddocr is not installed."""
+    try:
+        import ddddocr
+    except ImportError:
+        return None
+    p = Path(ddddocr.__file__).resolve().parent / "common.onnx"
+    return p if p.exists() else None
+
+
+def ddddocr_charset() -> list[str]:
+    """ddddocr's 8,210 classes for common.onnx (index 0 = blank "")."""
+    from ddddocr import charsets
+
+    return list(getattr(charsets, DDDDOCR_CHARSET_NAME))
+
+
+def _gates(a: np.ndarray, hidden: int) -> np.ndarray:
+    """Reorder the 4 gate blocks along axis 0 from ONNX (i,o,f,c) to torch (i,f,g,o)."""
+    blocks = [a[k * hidden:(k + 1) * hidden] for k in range(4)]
+    return np.concatenate([blocks[j] for j in _ONNX_TO_TORCH_GATES], axis=0)
+
+
+def port_ddddocr(onnx_path: Path) -> CRNN:
+    """A CRNN(DDDDOCR) holding common.onnx's weights (8,210 classes). Needs the `onnx` package."""
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(onnx_path)).graph
+    init = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    convs = [n for n in graph.node if n.op_type == "Conv"]
+    lstm = next(n for n in graph.node if n.op_type == "LSTM")
+    gemm = next(n for n in graph.node if n.op_type == "Gemm")
+    model = CRNN(DDDDOCR)
+    torch_convs = [m for m in model.cnn.modules() if isinstance(m, torch.nn.Conv2d)]
+    if len(torch_convs) != len(convs):
+        raise ValueError(f"graph has {len(convs)} convs, model {len(torch_convs)}")
+    sd: dict[str, torch.Tensor] = {}
+    names = {id(m): n for n, m in model.named_modules()}
+    for node, conv in zip(convs, torch_convs, strict=True):  # graph order == module order
+        w, b = init[node.input[1]], init[node.input[2]]
+        if tuple(w.shape) != tuple(conv.weight.shape):
+            raise ValueError(f"conv shape {w.shape} != {tuple(conv.weight.shape)}")
+        sd[names[id(conv)] + ".weight"] = torch.from_numpy(w.copy())
+        sd[names[id(conv)] + ".bias"] = torch.from_numpy(b.copy())
+    hidden = DDDDOCR.hidden
+    W, R, B = (init[lstm.input[k]] for k in (1, 2, 3))  # (2, 4H, in), (2, 4H, H), (2, 8H)
+    for d, suffix in enumerate(("", "_reverse")):
+        sd[f"rnn.weight_ih_l0{suffix}"] = torch.from_numpy(_gates(W[d], hidden))
+        sd[f"rnn.weight_hh_l0{suffix}"] = torch.from_numpy(_gates(R[d], hidden))
+        sd[f"rnn.bias_ih_l0{suffix}"] = torch.from_numpy(_gates(B[d, :4 * hidden], hidden))
+        sd[f"rnn.bias_hh_l0{suffix}"] = torch.from_numpy(_gates(B[d, 4 * hidden:], hidden))
+    sd["fc.weight"] = torch.from_numpy(init[gemm.input[1]].copy())
+    sd["fc.bias"] = torch.from_numpy(init[gemm.input[2]].copy())
+    model.load_state_dict(sd, strict=True)
+    return model.eval()
+
+
+def slice_classes(model: CRNN, src: list[str], dst: list[str], seed: int = 0) -> CRNN:
+    """A copy of `model` whose classifier has one row per `dst` class (dst[0] = blank).
+
+    Rows of classes in `src` are copied; new classes get small random weights and the mean bias of
+    the copied non-blank rows, so they start as unlikely but trainable.
+    """
+    from ocr.models.crnn import CRNN as _CRNN
+
+    cfg = type(model.config)(**{**model.config.__dict__, "num_classes": len(dst)})
+    out = _CRNN(cfg)
+    sd = {k: v.clone() for k, v in model.state_dict().items() if not k.startswith("fc.")}
+    out.load_state_dict(sd, strict=False)
+    index = {c: i for i, c in enumerate(src)}
+    w_src, b_src = model.fc.weight.detach(), model.fc.bias.detach()
+    g = torch.Generator().manual_seed(seed)
+    w = torch.randn(len(dst), w_src.shape[1], generator=g) * float(w_src.std()) * 0.5
+    b = torch.full((len(dst),), float(b_src[1:].mean()))
+    for j, c in enumerate(dst):
+        i = 0 if j == 0 else index.get(c)
+        if i is not None:
+            w[j], b[j] = w_src[i], b_src[i]
+    with torch.no_grad():
+        out.fc.weight.copy_(w)
+        out.fc.bias.copy_(b)
+    return out.eval()

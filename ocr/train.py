@@ -1,0 +1,371 @@
+"""Resumable CTC training of the CRNN on pre-rendered shards (ocr.synth.render_shards).
+
+    cfg = TrainConfig(shards=Path("data/shards_train"), run_dir=Path("runs/ft"), init="ddddocr")
+    best = train(cfg)          # -> the exported fp16 checkpoint (cfg.export), or the run's last.pt
+
+Batches are a pure function of (seed, step): a shard is drawn, then a window of lines of similar
+width, so a resumed run sees exactly the batches an uninterrupted one would. run_dir/last.pt holds
+model, optimiser, step and RNG state; run_dir/log.jsonl gets one JSON object per evaluation.
+The best model by held-out CER is exported as an fp16 checkpoint with metadata (see save_export).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ocr.charset import Charset, load_charset
+from ocr.metrics import score_lines
+from ocr.models.crnn import COMPACT, CRNN, DDDDOCR, CRNNConfig
+from ocr.synth import Shard, load_shard
+
+__all__ = [
+    "EvalResult",
+    "TrainConfig",
+    "build_model",
+    "evaluate",
+    "greedy_decode",
+    "load_checkpoint",
+    "read_labels",
+    "save_export",
+    "train",
+]
+
+ARCHS: dict[str, CRNNConfig] = {"ddddocr": DDDDOCR, "compact": COMPACT}
+LENGTH_BUCKETS = ((1, 10), (11, 30), (31, 80), (81, 200))
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run.
+
+    init: "ddddocr" (port common.onnx, slice to the charset), a checkpoint path (fine-tune from it),
+          or "" (random init of `arch`).
+    freeze_layers: how many leading modules of model.cnn stay frozen (0 = train everything).
+    eval_sets: labels.tsv files scored every `eval_every` steps (first `eval_limit` lines, evenly
+          spaced); the first one picks the best checkpoint.
+    time_limit_s: stop (and save) after this much wall time in this call; 0 = no limit.
+    """
+
+    shards: Path
+    run_dir: Path
+    init: str = "ddddocr"
+    arch: str = "ddddocr"
+    steps: int = 10_000
+    batch_size: int = 16
+    lr: float = 1e-4
+    head_lr_mult: float = 5.0
+    weight_decay: float = 1e-4
+    freeze_layers: int = 0
+    max_width: int = 1600
+    eval_every: int = 200
+    eval_sets: tuple[Path, ...] = ()
+    eval_limit: int = 200
+    checkpoint_every: int = 50
+    export: Path | None = Path("models/crnn.pt")
+    threads: int = 1
+    seed: int = 0
+    time_limit_s: float = 0.0
+    progress: bool = False
+    data_description: str = "synthetic lines (ocr.synth), training fonts only"
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-friendly form."""
+        return {k: (str(v) if isinstance(v, Path) else [str(p) for p in v] if isinstance(v, tuple) else v)
+                for k, v in asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """Greedy-decoding scores over one labelled set."""
+
+    name: str
+    n: int
+    cer: float
+    line_acc: float
+    cer_by_length: dict[str, float | None]
+    ms_per_line: float
+
+
+# ----------------------------------------------------------------------------------------- model init
+def build_model(cfg: TrainConfig, charset: Charset) -> tuple[CRNN, dict[str, object]]:
+    """The starting model and a description of where it came from."""
+    if cfg.init == "ddddocr":
+        from ocr.models.port import ddddocr_charset, ddddocr_onnx_path, port_ddddocr, slice_classes
+
+        path = ddddocr_onnx_path()
+        if path is None:
+            raise FileNotFoundError("ddddocr's common.onnx is not installed (pip install ddddocr==1.6.1)")
+        model = slice_classes(port_ddddocr(path), ddddocr_charset(), list(charset.chars))
+        return model, {"init": "ddddocr common.onnx (MIT), classifier sliced to the charset"}
+    if cfg.init:
+        model, meta = load_checkpoint(Path(cfg.init))
+        if tuple(meta["charset"]) != charset.chars:  # type: ignore[arg-type]
+            raise ValueError(f"{cfg.init} was trained on another charset")
+        return model, {"init": f"fine-tuned from {cfg.init}", "parent": meta.get("steps_total")}
+    arch = ARCHS[cfg.arch]
+    model = CRNN(CRNNConfig(**{**arch.__dict__, "num_classes": len(charset)}))
+    return model, {"init": f"random ({cfg.arch})"}
+
+
+# ---------------------------------------------------------------------------------------------- data
+class _Batches:
+    """Deterministic width-bucketed batches: batch(step) depends only on (seed, step)."""
+
+    def __init__(self, paths: list[Path], charset: Charset, batch_size: int, max_width: int, seed: int):
+        if not paths:
+            raise FileNotFoundError("no shard_*.npz files found")
+        self.paths, self.charset, self.bs = paths, charset, batch_size
+        self.max_width, self.seed = max_width, seed
+        self._cache: OrderedDict[Path, tuple[Shard, np.ndarray]] = OrderedDict()
+
+    def _shard(self, path: Path) -> tuple[Shard, np.ndarray]:
+        if path not in self._cache:
+            sh = load_shard(path)
+            order = np.argsort(np.diff(sh.offsets), kind="stable")
+            self._cache[path] = (sh, order)
+            while len(self._cache) > 4:
+                self._cache.popitem(last=False)
+        return self._cache[path]
+
+    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(images (B,1,H,W) float in [0,1], targets (sum L,), target_lengths (B,), input_lengths (B,))."""
+        rng = np.random.default_rng([self.seed, step])
+        sh, order = self._shard(self.paths[int(rng.integers(len(self.paths)))])
+        start = int(rng.integers(0, max(1, len(order) - self.bs + 1)))
+        idx = order[start:start + self.bs]
+        imgs, labels = [], []
+        for i in idx:
+            img, text = sh.image(int(i)), sh.labels[int(i)]
+            if not self.charset.covers(text) or not text:
+                continue
+            if img.shape[1] > self.max_width:  # squeeze overly wide lines
+                img = np.asarray(Image.fromarray(img).resize((self.max_width, img.shape[0]), Image.BILINEAR))
+            imgs.append(img)
+            labels.append(self.charset.encode(text))
+        width = max(i.shape[1] for i in imgs)
+        x = np.empty((len(imgs), 1, imgs[0].shape[0], width), np.float32)
+        for k, img in enumerate(imgs):
+            x[k, 0, :, : img.shape[1]] = img
+            x[k, 0, :, img.shape[1]:] = float(np.median(img[:, -4:]))  # pad with the background
+        x /= 255.0
+        in_len = torch.tensor([CRNN.output_length(i.shape[1]) for i in imgs], dtype=torch.long)
+        tgt = torch.tensor([c for lab in labels for c in lab], dtype=torch.long)
+        tgt_len = torch.tensor([len(lab) for lab in labels], dtype=torch.long)
+        return torch.from_numpy(x), tgt, tgt_len, in_len
+
+
+# ---------------------------------------------------------------------------------------- evaluation
+def read_labels(path: Path) -> list[tuple[Path, str]]:
+    """(image path, text) rows of a PaddleOCR-style `relative/path<TAB>text` file (UTF-8)."""
+    rows = []
+    for line in Path(path).read_text(encoding="utf-8-sig").splitlines():
+        if "\t" not in line:
+            continue
+        rel, text = line.split("\t", 1)
+        rows.append((Path(path).parent / rel, text))
+    return rows
+
+
+def to_model_input(img: Image.Image | np.ndarray, height: int, max_width: int = 12800) -> np.ndarray:
+    """Any line image -> (height, W) float32 gray in [0, 1], aspect kept (W capped at max_width)."""
+    im = img if isinstance(img, Image.Image) else Image.fromarray(img)
+    im = im.convert("L")
+    w = max(8, min(max_width, round(im.width * height / max(im.height, 1))))
+    return np.asarray(im.resize((w, height), Image.BILINEAR), dtype=np.float32) / 255.0
+
+
+def greedy_decode(logits: torch.Tensor, lengths: Sequence[int], chars: Sequence[str]) -> list[str]:
+    """Best-path CTC decoding of (B, T, C) logits, item b using its first lengths[b] frames."""
+    best = logits.argmax(-1).numpy()
+    out = []
+    for b, t in enumerate(lengths):
+        seq = best[b, :t]
+        keep = np.concatenate([[True], seq[1:] != seq[:-1]]) & (seq != 0)
+        out.append("".join(chars[i] for i in seq[keep]))
+    return out
+
+
+@torch.inference_mode()
+def evaluate(model: CRNN, labels: Path, chars: Sequence[str], limit: int = 0,
+             batch_size: int = 8) -> tuple[EvalResult, list[tuple[str, str]]]:
+    """Greedy CER over a labelled set (limit > 0: that many lines, evenly spaced). Also (ref, hyp) pairs."""
+    rows = read_labels(labels)
+    if limit and len(rows) > limit:
+        rows = [rows[int(i)] for i in np.linspace(0, len(rows) - 1, limit).round().astype(int)]
+    model.eval()
+    height = model.config.height
+    items = [(to_model_input(Image.open(p), height), t) for p, t in rows]
+    order = sorted(range(len(items)), key=lambda i: items[i][0].shape[1])
+    hyps: dict[int, str] = {}
+    t0 = time.perf_counter()
+    for s in range(0, len(order), batch_size):
+        idx = order[s:s + batch_size]
+        width = max(items[i][0].shape[1] for i in idx)
+        x = np.ones((len(idx), 1, height, width), np.float32)
+        for k, i in enumerate(idx):
+            x[k, 0, :, : items[i][0].shape[1]] = items[i][0]
+        lengths = [int(CRNN.output_length(items[i][0].shape[1])) for i in idx]
+        logits = model(torch.from_numpy(x), torch.tensor(lengths))
+        for i, h in zip(idx, greedy_decode(logits, lengths, chars), strict=True):
+            hyps[i] = h
+    ms = (time.perf_counter() - t0) * 1000 / max(len(items), 1)
+    pairs = [(t, hyps[i]) for i, (_, t) in enumerate(items)]
+    score = score_lines(pairs)
+    buckets: dict[str, float | None] = {}
+    for lo, hi in LENGTH_BUCKETS:
+        sel = [(r, h) for r, h in pairs if lo <= len(r) <= hi]
+        buckets[f"{lo}-{hi}"] = score_lines(sel).cer if sel else None
+    name = Path(labels).parent.name
+    return EvalResult(name, score.n, score.cer, score.line_acc, buckets, ms), pairs
+
+
+# --------------------------------------------------------------------------------------- checkpoints
+def save_export(model: CRNN, path: Path, charset: Charset, meta: dict[str, object]) -> None:
+    """fp16 weights + metadata (charset, sha256, input height, normalisation, ...) -> path (atomic)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    info = {
+        "format": "ocr-crnn/1",
+        "config": model.config.to_dict(),
+        "charset": list(charset.chars),
+        "charset_sha256": charset.sha256,
+        "input": {"height": model.config.height, "channels": 1, "mean": 0.0, "std": 1.0,
+                  "downsample": 8, "polarity": "dark text on light background, x/255"},
+        **meta,
+    }
+    sd = {k: v.detach().to(torch.float16) for k, v in model.state_dict().items()}
+    tmp = path.with_suffix(".tmp")
+    torch.save({"meta": info, "state_dict": sd}, tmp)
+    tmp.replace(path)
+
+
+def load_checkpoint(path: Path) -> tuple[CRNN, dict[str, object]]:
+    """(float32 model in eval mode, metadata) from an exported checkpoint."""
+    ck = torch.load(path, map_location="cpu", weights_only=True)
+    meta = ck["meta"]
+    model = CRNN(CRNNConfig.from_dict(meta["config"]))
+    model.load_state_dict({k: v.float() for k, v in ck["state_dict"].items()})
+    return model.eval(), meta
+
+
+def _save_state(
+    path: Path, model: CRNN, opt: torch.optim.Optimizer, step: int, extra: dict[str, object]
+) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save({"model": model.state_dict(), "config": model.config.to_dict(), "opt": opt.state_dict(),
+                "step": step, "torch_rng": torch.get_rng_state(), **extra}, tmp)
+    tmp.replace(path)
+
+
+# ---------------------------------------------------------------------------------------------- train
+def train(config: TrainConfig) -> Path:
+    """Train (or resume) per `config`; returns the exported checkpoint path (or run_dir/last.pt)."""
+    cfg = config
+    torch.set_num_threads(cfg.threads)
+    charset = load_charset()
+    run = Path(cfg.run_dir)
+    run.mkdir(parents=True, exist_ok=True)
+    last = run / "last.pt"
+    torch.manual_seed(cfg.seed)
+    if last.exists():  # resume
+        state = torch.load(last, map_location="cpu", weights_only=False)
+        model = CRNN(CRNNConfig.from_dict(state["config"]))
+        model.load_state_dict(state["model"])
+        origin = state["origin"]
+    else:
+        model, origin = build_model(cfg, charset)
+        state = None
+    frozen = list(model.cnn.children())[: cfg.freeze_layers]
+    for m in frozen:
+        for p in m.parameters():
+            p.requires_grad_(False)
+    head = list(model.fc.parameters())
+    body = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("fc.")]
+    groups = [{"params": body, "lr": cfg.lr}, {"params": head, "lr": cfg.lr * cfg.head_lr_mult}]
+    opt = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
+    step, best, cpu_s, seen = 0, float("inf"), 0.0, 0
+    if state is not None:
+        opt.load_state_dict(state["opt"])
+        torch.set_rng_state(state["torch_rng"])
+        step, best, cpu_s, seen = state["step"], state["best"], state["cpu_s"], state["seen"]
+    data = _Batches(sorted(Path(cfg.shards).glob("shard_*.npz")), charset, cfg.batch_size, cfg.max_width,
+                    cfg.seed)
+    ctc = torch.nn.CTCLoss(blank=0, zero_infinity=True)
+    bar = None
+    if cfg.progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=cfg.steps, initial=step, unit="step", desc="train")
+    t_start = time.perf_counter()
+    t_mark, seen_mark = t_start, 0
+    log = (run / "log.jsonl").open("a", encoding="utf-8")
+
+    def extra() -> dict[str, object]:
+        return {"origin": origin, "best": best, "cpu_s": cpu_s, "seen": seen, "train_config": cfg.to_dict()}
+
+    def do_eval() -> None:
+        nonlocal best
+        results = [evaluate(model, p, charset.chars, cfg.eval_limit)[0] for p in cfg.eval_sets]
+        rec = {"step": step, "seen": seen, "cpu_h": cpu_s / 3600, "time": time.time(),
+               "evals": [asdict(r) for r in results]}
+        if results and results[0].cer < best:
+            best = results[0].cer
+            rec["best"] = True
+            if cfg.export is not None:
+                meta = {**origin, "steps": step, "samples_seen": seen, "cpu_hours": round(cpu_s / 3600, 3),
+                        "data": cfg.data_description, "eval": [asdict(r) for r in results],
+                        "train_config": cfg.to_dict()}
+                save_export(model, Path(cfg.export), charset, meta)
+        log.write(json.dumps(rec, ensure_ascii=False) + "\n")
+        log.flush()
+        model.train()
+
+    try:
+        if step == 0 and cfg.eval_sets:
+            do_eval()
+        model.train()
+        while step < cfg.steps:
+            t0 = time.perf_counter()
+            x, tgt, tgt_len, in_len = data.batch(step)
+            logits = model(x, in_len)  # (B, T, C)
+            logp = logits.log_softmax(-1).transpose(0, 1)  # (T, B, C)
+            loss = ctc(logp, tgt, in_len, tgt_len)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            opt.step()
+            step += 1
+            seen += x.shape[0]
+            cpu_s += (time.perf_counter() - t0) * cfg.threads
+            if bar is not None:
+                now = time.perf_counter()
+                rate = (seen - seen_mark) / max(now - t_mark, 1e-9)
+                bar.set_postfix(loss=f"{loss.item():.3f}", sps=f"{rate:.2f}")
+                bar.update(1)
+            if step % 20 == 0:
+                log.write(json.dumps({"step": step, "loss": round(loss.item(), 4), "seen": seen,
+                                      "sps": round((seen - seen_mark) / (time.perf_counter() - t_mark), 3),
+                                      "time": time.time()}) + "\n")
+                log.flush()
+                t_mark, seen_mark = time.perf_counter(), seen
+            if cfg.eval_sets and step % cfg.eval_every == 0:
+                do_eval()
+            if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+                _save_state(last, model, opt, step, extra())
+            if cfg.time_limit_s and time.perf_counter() - t_start > cfg.time_limit_s:
+                break
+        _save_state(last, model, opt, step, extra())
+    finally:
+        log.close()
+        if bar is not None:
+            bar.close()
+    return Path(cfg.export) if cfg.export is not None and Path(cfg.export).exists() else last

@@ -1,0 +1,137 @@
+"""CRNN model, the ddddocr port (against onnxruntime), and the `crnn` engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ocr.charset import Charset, load_charset
+from ocr.models.crnn import COMPACT, CRNN, DDDDOCR, CRNNConfig
+
+SMALL = CRNNConfig(num_classes=37, widths=(8, 16, 16), expand=(1, 2, 2), depths=(1, 1, 1), hidden=16)
+
+
+@pytest.mark.parametrize("width", [16, 57, 280, 333])
+def test_output_shape(width: int) -> None:
+    torch.manual_seed(0)
+    model = CRNN(SMALL).eval()
+    with torch.inference_mode():
+        out = model(torch.rand(3, 1, 64, width))
+    assert out.shape == (3, CRNN.output_length(width), 37)
+    assert CRNN.output_length(width) == -(-width // 8)
+    assert torch.isfinite(out).all()
+
+
+def test_lengths_ignore_right_padding_in_lstm() -> None:
+    torch.manual_seed(0)
+    model = CRNN(SMALL).eval()
+    x = torch.rand(2, 1, 64, 160)
+    with torch.inference_mode():
+        out = model(x, torch.tensor([20, 12]))
+    assert out.shape == (2, 20, 37)
+
+
+def test_wrong_height_raises() -> None:
+    with pytest.raises(ValueError, match="height"):
+        CRNN(SMALL)(torch.rand(1, 1, 32, 64))
+
+
+def test_parameter_counts() -> None:
+    n = sum(p.numel() for p in CRNN(DDDDOCR).parameters())
+    assert 13_400_000 < n < 13_600_000  # FACTS.md: 13.5 M
+    assert sum(p.numel() for p in CRNN(COMPACT).parameters()) < n / 3
+
+
+def test_config_round_trip() -> None:
+    assert CRNNConfig.from_dict(DDDDOCR.to_dict()) == DDDDOCR
+
+
+def _ddddocr() -> Path:
+    pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    from ocr.models.port import ddddocr_onnx_path
+
+    path = ddddocr_onnx_path()
+    if path is None:
+        pytest.skip("ddddocr's common.onnx is not installed")
+    assert ort is not None
+    return path
+
+
+def test_port_matches_onnxruntime() -> None:
+    import onnxruntime as ort
+
+    from ocr.models.port import port_ddddocr
+    from tests.render import render
+
+    path = _ddddocr()
+    model = port_ddddocr(path)
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for text in ("发票代码 044001900111", "合计（大写）：壹佰贰拾元整"):
+        rgb = render(text, size=40)
+        gray = np.asarray(rgb, np.float32).mean(axis=2)
+        w = round(gray.shape[1] * 64 / gray.shape[0])
+        import cv2
+
+        x = cv2.resize(gray, (w, 64), interpolation=cv2.INTER_AREA)[None, None] / 255.0
+        ref = sess.run(None, {"input1": x.astype(np.float32)})[0][:, 0]  # (T, C)
+        with torch.inference_mode():
+            out = model(torch.from_numpy(x.astype(np.float32)))[0].numpy()  # (T, C)
+        assert out.shape == ref.shape
+        assert np.abs(out - ref).max() <= 1e-3
+
+
+def test_slice_classes_copies_rows() -> None:
+    from ocr.models.port import slice_classes
+
+    torch.manual_seed(0)
+    src = ["", "a", "b", "c"]
+    model = CRNN(CRNNConfig(num_classes=4, widths=(8, 16, 16), expand=(1, 2, 2), depths=(1, 1, 1),
+                            hidden=16))
+    out = slice_classes(model, src, ["", "c", "z", "a"])
+    assert out.fc.weight.shape == (4, 32)
+    assert torch.equal(out.fc.weight[1], model.fc.weight[3])
+    assert torch.equal(out.fc.weight[3], model.fc.weight[1])
+    assert torch.equal(out.fc.weight[0], model.fc.weight[0])
+    assert torch.equal(out.rnn.weight_hh_l0, model.rnn.weight_hh_l0)
+
+
+def _tiny_checkpoint(path: Path) -> Charset:
+    from ocr.train import save_export
+
+    cs = load_charset()
+    torch.manual_seed(0)
+    model = CRNN(CRNNConfig(num_classes=len(cs), widths=(8, 16, 16), expand=(1, 2, 2), depths=(1, 1, 1),
+                            hidden=16))
+    save_export(model, path, cs, {"init": "random (test)", "steps": 0})
+    return cs
+
+
+def test_engine_check_message_when_absent(tmp_path: Path) -> None:
+    from ocr.engines import crnn as eng
+
+    why = eng.check("crnn", tmp_path / "missing.pt")
+    assert why is not None and "no trained checkpoint at models/crnn.pt" in why
+
+
+def test_engine_logprobs(tmp_path: Path) -> None:
+    from ocr.engines import crnn as eng
+
+    ck = tmp_path / "crnn.pt"
+    cs = _tiny_checkpoint(ck)
+    engine = eng.load("crnn", ck)
+    assert engine.charset == cs.chars and engine.input_spec.height == 64
+    widths = (40, 200, 96)
+    tensors = [np.random.default_rng(i).random((1, 64, w), dtype=np.float32) for i, w in enumerate(widths)]
+    out = engine.logprobs_batch(tensors)
+    assert [o.shape for o in out] == [(5, len(cs)), (25, len(cs)), (12, len(cs))]
+    for o in out:
+        assert o.dtype == np.float32 and np.isfinite(o).all()
+        np.testing.assert_allclose(np.logaddexp.reduce(o, axis=1), 0.0, atol=1e-4)
+    # a batched item equals the item run alone (LSTM gets lengths; conv border effects stay small)
+    alone = engine.logprobs_batch([tensors[0]])[0]
+    assert np.abs(alone - out[0]).max() < 0.5
+    assert engine.describe()["classes"] == len(cs)

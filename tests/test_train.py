@@ -1,0 +1,70 @@
+"""Training: a few steps on tiny data, export, checkpoint round trip, resume == uninterrupted run."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+from ocr.synth import available_fonts, render_shards, render_test_set
+from ocr.train import TrainConfig, evaluate, greedy_decode, load_checkpoint, read_labels, train
+
+pytestmark = pytest.mark.skipif(
+    not any(f.name == "noto-sans-sc" for f in available_fonts()), reason="fonts-noto-cjk is not installed"
+)
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("tiny")
+    render_shards(root / "shards", n=12, seed=3, shard_size=6, max_len=4)
+    labels = render_test_set(root / "test", n=4, seed=2, font="noto-sans-sc")
+    return root / "shards", labels
+
+
+def _config(root: Path, shards: Path, labels: Path, steps: int) -> TrainConfig:
+    return TrainConfig(
+        shards=shards, run_dir=root / "run", init="", arch="compact", steps=steps, batch_size=3, lr=1e-3,
+        eval_every=2, eval_sets=(labels,), eval_limit=2, checkpoint_every=1, export=root / "crnn.pt",
+        threads=1, seed=1,
+    )
+
+
+def test_train_export_and_resume(tiny_data: tuple[Path, Path], tmp_path: Path) -> None:
+    shards, labels = tiny_data
+    a = _config(tmp_path / "a", shards, labels, steps=3)
+    out = train(a)
+    assert out == tmp_path / "a" / "crnn.pt" and out.exists()
+    model, meta = load_checkpoint(out)
+    assert meta["charset_sha256"] and meta["input"]["height"] == 64  # type: ignore[index]
+    assert next(iter(torch.load(out, weights_only=True)["state_dict"].values())).dtype == torch.float16
+    assert (tmp_path / "a" / "run" / "log.jsonl").read_text().count("evals") >= 2
+
+    # 2 steps, then resume to 3: same weights as the uninterrupted 3-step run
+    b = _config(tmp_path / "b", shards, labels, steps=2)
+    train(b)
+    train(replace(b, steps=3))
+    sa = torch.load(tmp_path / "a" / "run" / "last.pt", weights_only=False)
+    sb = torch.load(tmp_path / "b" / "run" / "last.pt", weights_only=False)
+    assert sa["step"] == sb["step"] == 3
+    for k, v in sa["model"].items():
+        assert torch.allclose(v, sb["model"][k], atol=1e-6), k
+
+    # fine-tuning from the export
+    c = replace(_config(tmp_path / "c", shards, labels, steps=1), init=str(out))
+    assert train(c).exists()
+
+    result, pairs = evaluate(model, labels, meta["charset"], limit=0)  # type: ignore[arg-type]
+    assert result.n == 4 and 0.0 <= result.line_acc <= 1.0 and len(pairs) == 4
+    assert len(read_labels(labels)) == 4
+
+
+def test_greedy_decode() -> None:
+    chars = ("", "a", "b")
+    logits = torch.full((1, 6, 3), -10.0)
+    for t, c in enumerate([1, 1, 0, 1, 2, 2]):
+        logits[0, t, c] = 0.0
+    assert greedy_decode(logits, [6], chars) == ["aab"]
+    assert greedy_decode(logits, [2], chars) == ["a"]
