@@ -204,8 +204,58 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from ocr.train import ARCHS, TrainConfig, train
+
+    if args.arch not in ARCHS:
+        raise ValueError(f"unknown --arch {args.arch!r}; choose from {', '.join(ARCHS)}")
+    config = TrainConfig(
+        shards=Path(args.shards), run_dir=Path(args.run_dir), init=args.init, arch=args.arch,
+        steps=args.steps, batch_size=args.batch_size, lr=args.lr, freeze_layers=args.freeze_layers,
+        eval_every=args.eval_every, eval_sets=tuple(Path(p) for p in args.eval),
+        export=Path(args.export) if args.export else None, threads=args.threads,
+        seed=args.seed, time_limit_s=args.time_limit, progress=not args.quiet,
+    )
+    print(train(config))
+    return 0
+
+
 def _add_extra_commands(sub: argparse._SubParsersAction) -> None:
     """Commands backed by the data/training modules."""
+    p = sub.add_parser("train", help="train or fine-tune our CRNN on pre-rendered shards (resumable)")
+    p.add_argument("--shards", required=True, help="folder of shard_*.npz from `synth shards`")
+    p.add_argument("--run-dir", required=True, help="checkpoints and logs; an existing run resumes")
+    p.add_argument("--init", default="ddddocr",
+                   help="'ddddocr' (port the wheel's CRNN), a checkpoint path to fine-tune, or '' (random)")
+    p.add_argument("--arch", default="ddddocr", help="architecture for a random init")
+    p.add_argument("--steps", type=int, default=10_000)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--freeze-layers", type=int, default=0)
+    p.add_argument("--eval", action="append", default=[], help="labels file scored periodically (repeat)")
+    p.add_argument("--eval-every", type=int, default=200)
+    p.add_argument("--export", default="models/crnn.pt", help="fp16 export of the best checkpoint")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--time-limit", type=float, default=0.0, help="seconds for this call (0 = none)")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_cmd_train)
+
+    from ocr.page import add_page_command
+
+    add_page_command(sub)
+    try:
+        from ocr.api.cli import add_serve_command
+    except ImportError as exc:  # the API's web stack is not installed
+        reason = f"the REST API needs its packages ({exc}); run `make install`"
+        p = sub.add_parser("serve", help="run the REST API (unavailable here)")
+        p.set_defaults(func=lambda _args: _fail(reason))
+    else:
+        add_serve_command(sub)
+
+
+def _fail(message: str) -> int:
+    raise OSError(message)
     p = sub.add_parser("synth", help="render synthetic lines: a labelled test set, or training shards")
     p.add_argument("kind", choices=["testset", "shards"])
     p.add_argument("out", help="output folder")
