@@ -175,18 +175,28 @@ def test_recognize_escapes_html_in_output() -> None:
     assert "<b>" not in ref and "<i>" not in hyp
 
 
-def test_unavailable_engine_is_marked_and_pages_say_why() -> None:
-    missing = [n for n in ENGINES if not available(n)[0]]
-    if not missing:
-        pytest.skip("every registered engine is available here")
-    at = start(engine=missing[0])
-    option = at.selectbox(key="sb_engine")
-    assert missing[0] == option.value
-    assert any("unavailable" in e for e in error_texts(at))
+def test_unavailable_engine_is_marked_and_pages_say_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An engine that cannot load is listed, marked, and every page says why instead of failing."""
+    import ui.resources
+
+    missing = "crnn"
+    reason = "no trained checkpoint (test)"
+    real = ui.resources.available
+    monkeypatch.setattr(ui.resources, "available",
+                        lambda name: (False, reason) if name == missing else real(name))
+    at = start(engine=missing)
+    assert at.selectbox(key="sb_engine").value == missing
+    assert "unavailable" in at.selectbox(key="sb_engine").format_func(missing)
+    assert any(reason in e for e in error_texts(at))
     at.file_uploader(key="rec_upload").upload("line.png", png("中文"), "image/png")
     at.run()
     assert not at.exception, at.exception
-    assert any("unavailable" in e for e in error_texts(at))
+    assert any("unavailable" in e and reason in e for e in error_texts(at))
+    for page in ("inspector", "benchmark"):
+        at.switch_page(f"pages/{page}.py").run()
+        assert not at.exception, at.exception
+        assert any(reason in e for e in error_texts(at))
+    assert ENGINES[missing].title not in at.multiselect(key="bench_engines").options
 
 
 @pytest.mark.parametrize("name", TEXT_ENGINES)
