@@ -241,6 +241,18 @@ def _add_extra_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_train)
 
+    p = sub.add_parser("synth", help="render synthetic lines: a labelled test set, or training shards")
+    p.add_argument("kind", choices=["testset", "shards"])
+    p.add_argument("out", help="output folder")
+    p.add_argument("--n", type=int, default=2000, help="number of lines (default 2000)")
+    p.add_argument("--seed", type=int, default=20261124)
+    p.add_argument("--height", type=int, default=64)
+    p.add_argument("--font", default="uming-cn", help="test set font (default: the held-out uming-cn)")
+    p.add_argument("--max-len", type=int, default=24, help="longest training line (shards)")
+    p.add_argument("--clean", action="store_true", help="no augmentation")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_cmd_synth)
+
     from ocr.page import add_page_command
 
     add_page_command(sub)
@@ -256,17 +268,7 @@ def _add_extra_commands(sub: argparse._SubParsersAction) -> None:
 
 def _fail(message: str) -> int:
     raise OSError(message)
-    p = sub.add_parser("synth", help="render synthetic lines: a labelled test set, or training shards")
-    p.add_argument("kind", choices=["testset", "shards"])
-    p.add_argument("out", help="output folder")
-    p.add_argument("--n", type=int, default=2000, help="number of lines (default 2000)")
-    p.add_argument("--seed", type=int, default=20261124)
-    p.add_argument("--height", type=int, default=64)
-    p.add_argument("--font", default="uming-cn", help="test set font (default: the held-out uming-cn)")
-    p.add_argument("--max-len", type=int, default=24, help="longest training line (shards)")
-    p.add_argument("--clean", action="store_true", help="no augmentation")
-    p.add_argument("--quiet", action="store_true")
-    p.set_defaults(func=_cmd_synth)
+
 
 
 def main(argv: Sequence[str] | None = None) -> int:
