@@ -63,6 +63,8 @@ __all__ = [
 
 # A box taller than VERTICAL_RATIO x its width is a vertical text column (several characters).
 VERTICAL_RATIO = 1.5
+# The classical detector decides horizontal vs vertical text with a closing this long (char heights).
+ORIENTATION_JOIN = 0.6
 
 
 class UnknownDetector(OCRError):
@@ -223,22 +225,29 @@ def _column_like(r: np.ndarray, side: list[int], h_med: float) -> bool:
 
 
 def _gutter(r: np.ndarray, idx: list[int]) -> tuple[list[int], list[int], list[int]] | None:
-    """(left, right, spanning) if the block has two text columns, else None."""
-    heights = r[idx, 3] - r[idx, 1]
-    h_med = float(np.median(heights))
-    x0, x1 = r[idx, 0].min(), r[idx, 2].max()
-    narrow = [i for i in idx if r[i, 2] - r[i, 0] < 0.55 * (x1 - x0)]
-    if len(narrow) < 6:
+    """(left, right, spanning) if the block has two text columns, else None.
+
+    A gutter is an x-range at least one line height wide crossed by at most max(2, n/10) boxes (titles,
+    footers: "spanning"); both sides must hold >= 3 long lines filling their column, the columns must be
+    of similar width and overlap vertically.
+    """
+    if len(idx) < 6:
         return None
-    groups = _gaps(r[:, 0], r[:, 2], narrow)
+    h_med = float(np.median(r[idx, 3] - r[idx, 1]))
+    x_min = math.floor(r[idx, 0].min())
+    cover = np.zeros(math.ceil(r[idx, 2].max()) - x_min + 1, dtype=np.int32)
+    for i in idx:
+        cover[int(r[i, 0]) - x_min:math.ceil(r[i, 2]) - x_min] += 1
+    allowed = max(2, len(idx) // 10)
     best: tuple[float, tuple[list[int], list[int], list[int]]] | None = None
-    for k in range(1, len(groups)):
-        left = [i for g in groups[:k] for i in g]
-        right = [i for g in groups[k:] for i in g]
-        g_lo, g_hi = r[left, 2].max(), r[right, 0].min()
-        width = g_hi - g_lo
-        if width < h_med:
+    for a, b in _split_runs((cover <= allowed).astype(np.int32), 1):
+        if a == 0 or b >= cover.size or b - a < h_med:
             continue
+        lo, hi = x_min + a, x_min + b
+        mid = (lo + hi) / 2
+        spanning = [i for i in idx if r[i, 0] < mid < r[i, 2]]
+        left = [i for i in idx if r[i, 2] <= mid and i not in spanning]
+        right = [i for i in idx if r[i, 0] >= mid and i not in spanning]
         if not (_column_like(r, left, h_med) and _column_like(r, right, h_med)):
             continue
         wl = r[left, 2].max() - r[left, 0].min()
@@ -248,16 +257,22 @@ def _gutter(r: np.ndarray, idx: list[int]) -> tuple[list[int], list[int], list[i
         overlap = min(r[left, 3].max(), r[right, 3].max()) - max(r[left, 1].min(), r[right, 1].min())
         if overlap < 0.5 * min(r[left, 3].max() - r[left, 1].min(), r[right, 3].max() - r[right, 1].min()):
             continue
-        mid = (g_lo + g_hi) / 2
-        spanning = [i for i in idx if i not in narrow or (r[i, 0] < mid < r[i, 2])]
-        if len(spanning) > len(idx) / 3:
-            continue
-        sides = set(spanning)
-        left = [i for i in idx if i not in sides and (r[i, 0] + r[i, 2]) / 2 < mid]
-        right = [i for i in idx if i not in sides and (r[i, 0] + r[i, 2]) / 2 >= mid]
-        if best is None or width > best[0]:
-            best = (width, (left, right, spanning))
+        if best is None or b - a > best[0]:
+            best = (b - a, (left, right, spanning))
     return best[1] if best else None
+
+
+def _rows(r: np.ndarray, idx: list[int]) -> list[list[int]]:
+    """Boxes grouped into rows by centre height (a new row when the centre moves > half a line)."""
+    cy = (r[:, 1] + r[:, 3]) / 2
+    h_med = float(np.median(r[idx, 3] - r[idx, 1]))
+    rows: list[list[int]] = []
+    for i in sorted(idx, key=lambda i: cy[i]):
+        if rows and cy[i] - float(np.mean(cy[rows[-1]])) < 0.5 * h_med:
+            rows[-1].append(i)
+        else:
+            rows.append([i])
+    return [sorted(row, key=lambda i: r[i, 0]) for row in rows]
 
 
 def _shrunk(r: np.ndarray, axis: int, frac: float = 0.15) -> tuple[np.ndarray, np.ndarray]:
@@ -284,10 +299,13 @@ def _order_h(r: np.ndarray, idx: list[int], depth: int = 0) -> list[int]:
                 out.append(s)
                 top = bottom
         return out
-    lo, hi = _shrunk(r, 1)
+    lo, hi = _shrunk(r, 1, 0.25)
     bands = _gaps(lo, hi, idx)
     if len(bands) > 1:
         return [i for b in bands for i in _order_h(r, b, depth + 1)]
+    rows = _rows(r, idx)
+    if len(rows) > 1:
+        return [i for row in rows for i in row]
     pieces = _gaps(r[:, 0], r[:, 2], idx)
     if len(pieces) > 1:
         return [i for p in pieces for i in _order_h(r, p, depth + 1)]
@@ -379,7 +397,7 @@ class ClassicalConfig:
     max_skew: float = 10.0
     remove_rules: bool = True
     rule_len: float = 4.0
-    join: float = 1.0
+    join: float = 1.5
     pad: float = 0.2
     min_char_px: int = 5
 
@@ -507,18 +525,18 @@ def estimate_skew(mask: np.ndarray, max_skew: float = 10.0) -> float:
     best = float(coarse[int(np.argmax([score(a) for a in coarse]))])
     fine = np.arange(best - 0.5, best + 0.5 + 1e-9, 0.05)
     angle = float(fine[int(np.argmax([score(a) for a in fine]))])
-    return 0.0 if abs(angle) < 0.1 else -round(angle, 2)
+    return 0.0 if abs(angle) < 0.4 else -round(angle, 2)
 
 
-def _rotate(mask: np.ndarray, angle: float) -> tuple[np.ndarray, np.ndarray]:
-    """Mask rotated by `angle` (canvas expanded) and the 2x3 affine matrix used."""
-    h, w = mask.shape[:2]
+def _rotate(image: np.ndarray, angle: float, fill: int) -> tuple[np.ndarray, np.ndarray]:
+    """Gray image rotated by `angle` (canvas expanded, filled with `fill`) and the 2x3 affine used."""
+    h, w = image.shape[:2]
     m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
     c, s = abs(m[0, 0]), abs(m[0, 1])
     nw, nh = math.ceil(h * s + w * c), math.ceil(h * c + w * s)
     m[0, 2] += nw / 2 - w / 2
     m[1, 2] += nh / 2 - h / 2
-    out = cv2.warpAffine(mask, m, (nw, nh), flags=cv2.INTER_NEAREST, borderValue=0)
+    out = cv2.warpAffine(image, m, (nw, nh), flags=cv2.INTER_LINEAR, borderValue=fill)
     return out, m
 
 
@@ -571,11 +589,22 @@ class ClassicalDetector(Detector):
     def __init__(self, config: ClassicalConfig | None = None) -> None:
         self.config = config or ClassicalConfig()
 
-    def _lines(self, ink: np.ndarray, ch: float, vertical: bool) -> list[tuple[int, int, int, int]]:
-        """Line rectangles (x0, y0, x1, y1) in the (deskewed) mask's frame."""
-        k = max(3, round(self.config.join * ch))
-        kernel = (1, k) if vertical else (k, 1)
+    def _join(self, ink: np.ndarray, ch: float, vertical: bool, rules: np.ndarray | None,
+              join: float | None = None) -> np.ndarray:
+        """Characters joined into lines: a closing (join x ch) x (0.2 ch) along the line, cut again by
+        table rules (so the cells of a grid stay apart)."""
+        k = max(3, round((join or self.config.join) * ch))
+        thin = max(1, round(0.2 * ch))
+        kernel = (thin, k) if vertical else (k, thin)
         joined = cv2.morphologyEx(ink, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, kernel))
+        if rules is not None:
+            joined = cv2.bitwise_and(joined, cv2.bitwise_not(rules))
+        return joined
+
+    def _lines(self, ink: np.ndarray, ch: float, vertical: bool, rules: np.ndarray | None,
+               join: float | None = None) -> list[tuple[int, int, int, int]]:
+        """Line rectangles (x0, y0, x1, y1) in the (deskewed) mask's frame."""
+        joined = self._join(ink, ch, vertical, rules, join)
         _, _, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
         rects: list[tuple[int, int, int, int]] = []
         min_gap = max(1, round(0.08 * ch))
@@ -634,12 +663,15 @@ class ClassicalDetector(Detector):
             stages.append(Stage("boxes", rgb, "no text found"))
             return Detection((), tuple(stages), 0.0, None, "horizontal", (time.perf_counter() - t0) * 1000)
         angle = estimate_skew(ink, cfg.max_skew) if cfg.deskew else 0.0
-        if angle:
-            ink, m = _rotate(ink, -angle)
+        if angle:  # rotate the gray page (smooth) and binarise it again
+            border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+            gray_r, m = _rotate(gray, -angle, int(np.median(border)))
+            ink, _ = _binarize(gray_r, cfg.binarize)
             stages.append(Stage("deskewed", _ink_view(ink),
                                 f"text skew {angle:+.2f}° (counter-clockwise), rotated back"))
         else:
             m = np.array([[1.0, 0, 0], [0, 1.0, 0]])
+        rules = None
         if cfg.remove_rules:
             length = max(25, round(cfg.rule_len * ch))
             rules = _table_rules(ink, length)
@@ -652,16 +684,24 @@ class ClassicalDetector(Detector):
         straight = ink
         stages.append(Stage("text ink", _ink_view(ink),
                             f"char height ≈ {ch:.1f} px (75th percentile of components)"))
-        horiz = self._lines(straight, ch, vertical=False)
-        vert = self._lines(straight, ch, vertical=True)
-        # Orientation: the reading which makes more ink into elongated lines wins (ties: horizontal).
+        # Orientation, tested with a short kernel (0.6 ch: joins the characters of a line, not the
+        # lines of a tightly set grid of CJK characters): the reading that turns more ink into
+        # elongated lines wins; ties go to horizontal.
+        horiz = self._lines(straight, ch, False, rules, ORIENTATION_JOIN)
+        vert = self._lines(straight, ch, True, rules, ORIENTATION_JOIN)
         h_score = sum((r[2] - r[0]) * (r[3] - r[1]) for r in horiz if r[2] - r[0] >= 2 * (r[3] - r[1]))
         v_score = sum((r[2] - r[0]) * (r[3] - r[1]) for r in vert if r[3] - r[1] >= 2 * (r[2] - r[0]))
         vertical = v_score > 1.5 * h_score
-        rects = vert if vertical else horiz
+        rects = self._lines(straight, ch, vertical, rules)
+        # Refine the character height from the lines themselves (components underestimate it when
+        # characters fall apart into radicals); re-join if it grew.
+        across = [(r[2] - r[0]) if vertical else (r[3] - r[1]) for r in rects
+                  if max(r[2] - r[0], r[3] - r[1]) >= 3 * min(r[2] - r[0], r[3] - r[1])]
+        if across and float(np.median(across)) > 1.15 * ch:
+            ch = float(np.median(across))
+            rects = self._lines(straight, ch, vertical, rules)
         k = max(3, round(cfg.join * ch))
-        joined = cv2.morphologyEx(straight, cv2.MORPH_CLOSE,
-                                  cv2.getStructuringElement(cv2.MORPH_RECT, (1, k) if vertical else (k, 1)))
+        joined = self._join(straight, ch, vertical, rules)
         stages.append(Stage("joined lines", _ink_view(joined),
                             f"{'vertical' if vertical else 'horizontal'} closing {k} px "
                             f"(= {cfg.join:g} × char height); elongated ink: horizontal {h_score}, "
