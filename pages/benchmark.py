@@ -101,7 +101,7 @@ def _sample_table(run: BenchRun, df: pd.DataFrame) -> None:
         rows = rows[(rows["cer"].fillna(1.0) > 0) | rows["error"].notna()]
     st.caption(f"{len(rows)} line(s)" + (f"; the first {MAX_ROWS} shown" if len(rows) > MAX_ROWS else "")
                + ". Marks: amber = substituted, red strike = missing from the prediction, "
-               "blue underline = extra in the prediction.")
+               "blue underline = extra in the prediction, dotted = differs only before normalisation.")
     body = []
     for r in rows.head(MAX_ROWS).itertuples():
         thumb = run.thumbs.get(r.key)
@@ -109,7 +109,7 @@ def _sample_table(run: BenchRun, df: pd.DataFrame) -> None:
         if isinstance(r.error, str):
             ref, hyp = html.escape(r.label), f'<span style="color:#b00">{html.escape(r.error)}</span>'
         else:
-            ref, hyp = diff_html(r.label, r.prediction)
+            ref, hyp = diff_html(r.label, r.prediction, counted=bool(r.cer))
         score = "" if pd.isna(r.cer) else f"{r.cer:.3f}"
         body.append(f"<tr><td>{img}<br><small>{html.escape(r.key)}</small></td><td>{ref}</td>"
                     f"<td>{hyp}</td><td style='text-align:right'>{score}</td></tr>")
@@ -145,10 +145,12 @@ def _show(run: BenchRun) -> None:
     })
     st.caption("Latency is per line (preprocess + model + decode, one line at a time, after a warm-up); "
                "CER = edit distance / label length, pooled; texts NFKC-normalised, spaces ignored.")
-    c1, c2, c3 = st.columns(3)
-    c1.plotly_chart(accuracy_latency_figure(summary), key=f"{PREFIX}_fig_acc")
-    c2.plotly_chart(latency_figure(samples), key=f"{PREFIX}_fig_lat")
-    c3.plotly_chart(cer_by_length_figure(buckets_frame(run.results)), key=f"{PREFIX}_fig_len")
+    charts = (("Accuracy vs latency", accuracy_latency_figure(summary), "acc"),
+              ("Latency distribution", latency_figure(samples), "lat"),
+              ("CER by line length", cer_by_length_figure(buckets_frame(run.results)), "len"))
+    for col, (title, fig, key) in zip(st.columns(3), charts, strict=True):
+        col.markdown(f"**{title}**")
+        col.plotly_chart(fig, key=f"{PREFIX}_fig_{key}", config={"displaylogo": False})
     d1, d2, d3 = st.columns(3)
     d1.download_button("Summary CSV", summary.to_csv(index=False).encode("utf-8"), "bench_summary.csv",
                        "text/csv", key=f"{PREFIX}_dl_summary")

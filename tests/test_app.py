@@ -173,6 +173,10 @@ def test_recognize_escapes_html_in_output() -> None:
     assert "<script>" not in out and "&lt;" in out
     ref, hyp = diff_html("<b>中</b>", "<i>中</i>")
     assert "<b>" not in ref and "<i>" not in hyp
+    ref, hyp = diff_html("中国人", "中囯人啊")
+    assert 'class="diff-sub"' in ref and 'class="diff-sub"' in hyp and 'class="diff-ins"' in hyp
+    ref, hyp = diff_html("你好，", "你好,", counted=False)  # equal after NFKC: not an error
+    assert 'class="diff-norm"' in hyp and "diff-sub" not in hyp
 
 
 def test_unavailable_engine_is_marked_and_pages_say_why(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -136,7 +136,8 @@ def accuracy_latency_figure(summary: pd.DataFrame) -> go.Figure:
                      labels={"p50_ms": "median latency per line (ms)", "line_acc": "line accuracy"})
     fig.update_traces(marker=dict(size=13))
     fig.update_yaxes(range=[-0.02, 1.02])
-    fig.update_layout(title="Accuracy vs latency", height=380, margin=dict(t=50, b=40))
+    fig.update_layout(height=380, margin=dict(t=30, b=40),
+                      legend=dict(orientation="h", yanchor="top", y=-0.25, x=0, title_text=""))
     return fig
 
 
@@ -145,7 +146,7 @@ def latency_figure(samples: pd.DataFrame) -> go.Figure:
     df = samples.dropna(subset=["ms"])
     fig = px.box(df, x="run", y="ms", color="engine", points="outliers",
                  labels={"ms": "latency per line (ms)", "run": "engine / decoder"})
-    fig.update_layout(title="Latency distribution", height=380, margin=dict(t=50, b=40), showlegend=False)
+    fig.update_layout(height=380, margin=dict(t=30, b=40), showlegend=False)
     return fig
 
 
@@ -159,5 +160,6 @@ def cer_by_length_figure(buckets: pd.DataFrame) -> go.Figure:
     fig = px.bar(df, x="length", y="cer", color="run", barmode="group", hover_data=["lines"],
                  category_orders={"length": list(BUCKET_LABELS.values())},
                  labels={"cer": "CER", "length": "label length (characters)", "run": "engine / decoder"})
-    fig.update_layout(title="CER by line length", height=380, margin=dict(t=50, b=40))
+    fig.update_layout(height=380, margin=dict(t=30, b=40),
+                      legend=dict(orientation="h", yanchor="top", y=-0.25, x=0, title_text=""))
     return fig

@@ -59,30 +59,36 @@ _MARK = {
     "ins": "background:#cde8ff;text-decoration:underline",
     "del": "background:#ffd6d6;text-decoration:line-through",
     "sub": "background:#ffe9a8",
+    "norm": "text-decoration:underline dotted #999",  # differs only before normalisation
 }
+_NORM_TITLE = "differs only before normalisation (NFKC, spaces): not counted as an error"
 
 
 def _mark(text: str, style: str | None) -> str:
     esc = html.escape(text)
-    return f'<span style="{_MARK[style]}">{esc}</span>' if style else esc
+    if not style:
+        return esc
+    title = f' title="{_NORM_TITLE}"' if style == "norm" else ""
+    return f'<span class="diff-{style}" style="{_MARK[style]}"{title}>{esc}</span>'
 
 
-def diff_html(ref: str, hyp: str) -> tuple[str, str]:
+def diff_html(ref: str, hyp: str, counted: bool = True) -> tuple[str, str]:
     """(ref HTML, hyp HTML) with differing characters marked: substitutions amber, characters missing
-    from hyp struck through red in ref, extra characters in hyp underlined blue."""
+    from hyp struck through red in ref, extra characters in hyp underlined blue.
+
+    counted=False (the texts are equal after the metric's normalisation, e.g. ',' vs '，'): every
+    difference gets a dotted underline instead, since it is not scored as an error.
+    """
     ref_parts: list[str] = []
     hyp_parts: list[str] = []
     for tag, r0, r1, h0, h1 in diff_ops(ref, hyp):
-        if tag == "equal":
-            ref_parts.append(_mark(ref[r0:r1], None))
-            hyp_parts.append(_mark(hyp[h0:h1], None))
-        elif tag == "replace":
-            ref_parts.append(_mark(ref[r0:r1], "sub"))
-            hyp_parts.append(_mark(hyp[h0:h1], "sub"))
-        elif tag == "delete":
-            ref_parts.append(_mark(ref[r0:r1], "del"))
-        elif tag == "insert":
-            hyp_parts.append(_mark(hyp[h0:h1], "ins"))
+        style = {"equal": None, "replace": "sub", "delete": "del", "insert": "ins"}[tag]
+        if style and not counted:
+            style = "norm"
+        if tag != "insert":
+            ref_parts.append(_mark(ref[r0:r1], style))
+        if tag != "delete":
+            hyp_parts.append(_mark(hyp[h0:h1], style))
     return "".join(ref_parts), "".join(hyp_parts)
 
 
