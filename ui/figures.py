@@ -95,11 +95,13 @@ def ctc_figure(
     dx = t_steps / max(width_px, 1)
     fig.add_trace(go.Image(source=png_data_uri(model_image), x0=-0.5 + dx / 2, dx=dx,
                            y0=0, dy=1, hoverinfo="skip", name="model input"), row=1, col=1)
-    for (s, e), ch in zip(spans, span_chars, strict=False):
-        fig.add_vrect(x0=s - 0.5, x1=e - 0.5, line_width=1, line_color="#c0392b", fillcolor="rgba(0,0,0,0)",
-                      row=1, col=1)
-        fig.add_annotation(x=(s + e - 1) / 2, y=0, yref="y", text=html.escape(ch), showarrow=False,
-                           yshift=10, font=dict(color="#c0392b", size=13), row=1, col=1)
+    # Spans as plain layout dicts in one update: fig.add_vrect/add_annotation cost ~20 ms each.
+    shapes = [dict(type="rect", xref="x", yref="y", x0=s - 0.5, x1=e - 0.5, y0=-0.5, y1=height_px - 0.5,
+                   line=dict(width=1, color="#c0392b"), fillcolor="rgba(0,0,0,0)")
+              for s, e in spans]
+    notes = [dict(xref="x", yref="y", x=(s + e - 1) / 2, y=-0.5, yanchor="bottom", text=html.escape(ch),
+                  showarrow=False, font=dict(color="#c0392b", size=13))
+             for (s, e), ch in zip(spans, span_chars, strict=False)]
     fig.add_trace(go.Heatmap(
         z=z, x=np.arange(t_steps), y=np.arange(len(rows)), zmin=0.0, zmax=1.0, colorscale="Blues",
         customdata=customdata, name="probability",
@@ -123,6 +125,7 @@ def ctc_figure(
                      tickfont=dict(size=13), title_text="class")
     fig.update_xaxes(range=[-0.5, t_steps - 0.5], showgrid=False)
     fig.update_xaxes(row=2, col=1, title_text=f"timestep t (T = {t_steps})")
+    fig.update_layout(shapes=shapes, annotations=notes)
     fig.update_layout(height=image_rows_px + heat_px + 90, margin=dict(l=10, r=10, t=30, b=40),
                       legend=dict(orientation="h", y=1.02, x=0, yanchor="bottom"), hovermode="closest")
     return fig
