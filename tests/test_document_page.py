@@ -1,0 +1,131 @@
+"""The Document page (pages/document.py) through AppTest, run as a page script on its own.
+
+Offline and deterministic: pages are rendered by ocr.synth_pages; no timing is asserted.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from ocr.layout import detector_available
+from ocr.synth_pages import render_page
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = ROOT / "pages" / "document.py"
+TIMEOUT = 240  # seconds per run: the first run loads the detector and engine on a busy machine
+
+
+@pytest.fixture(scope="module", autouse=True)
+def need_engine() -> None:
+    try:
+        import ocr.decoding  # noqa: F401
+        from ocr.engines.registry import available
+    except ImportError as exc:
+        pytest.skip(f"recognition pipeline not importable: {exc}")
+    ok, why = available("ppocr-v4")
+    if not ok:
+        pytest.skip(why)
+
+
+def start(**state: object) -> AppTest:
+    at = AppTest.from_file(str(PAGE), default_timeout=TIMEOUT)
+    at.session_state["engine"] = "ppocr-v4"
+    for key, value in state.items():
+        at.session_state[key] = value
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def png(image: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def test_sample_page_is_read_with_boxes_text_and_downloads() -> None:
+    at = start(doc_kind="two_column", doc_seed=3)
+    assert at.title[0].value == "Document"
+    assert not at.error
+    page = render_page("two_column", 3)
+    assert int(metric(at, "lines")) == len(page.lines)
+    assert float(metric(at, "page CER")) <= 0.05
+    text = at.text_area[0].value
+    assert text.count("\n") == len(page.lines) - 1
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert spec["data"][0]["type"] == "image"
+    assert len(spec["data"]) == 1 + len(page.lines)  # the page + one outline per line
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert labels == ["Download TXT", "Download JSON"]
+
+
+def test_selecting_a_line_shows_crop_and_sends_it_to_the_inspector() -> None:
+    at = start(doc_kind="paragraph", doc_seed=1)
+    box = at.selectbox(key="doc_line_sample:paragraph:1_classical")
+    box.set_value(2).run()
+    assert not at.exception
+    code = [c.value for c in at.code]
+    assert code and code[0].strip()
+    at.button(key="doc_to_inspector").click().run()
+    crop = at.session_state["inspector_image"]
+    assert isinstance(crop, np.ndarray) and crop.dtype == np.uint8 and crop.ndim == 3
+    assert at.success
+
+
+@pytest.mark.skipif(not detector_available("ppocr-det")[0], reason="ppocr-det unavailable")
+def test_db_detector_on_vertical_text() -> None:
+    at = start(doc_kind="vertical", doc_seed=2, doc_detector="ppocr-det")
+    assert not at.error
+    assert float(metric(at, "page CER")) <= 0.05
+    captions = " ".join(img.caption for el in at.get("image") for img in el.proto.imgs)
+    assert "counter-clockwise" in captions
+
+
+def test_empty_page_says_so_without_error() -> None:
+    at = start(doc_kind="empty", doc_seed=0)
+    assert not at.error
+    assert metric(at, "lines") == "0"
+    assert any("No text lines" in i.value for i in at.info)
+
+
+def test_upload_is_read() -> None:
+    at = start()
+    at.radio(key="doc_source").set_value("Upload").run()
+    assert any("Upload a page image" in i.value for i in at.info)
+    page = render_page("id_card", 4)
+    at.file_uploader(key="doc_upload").upload("card.png", png(page.image), "image/png")
+    at.run()
+    assert not at.exception and not at.error
+    assert int(metric(at, "lines")) == len(page.lines)
+
+
+@pytest.mark.parametrize("name,data", [("bad.png", b"not an image at all"), ("x.tiff", b"II*\x00garbage")])
+def test_bad_upload_shows_error_and_page_keeps_working(name: str, data: bytes) -> None:
+    at = start()
+    at.radio(key="doc_source").set_value("Upload").run()
+    at.file_uploader(key="doc_upload").upload(name, data, "application/octet-stream")
+    at.run()
+    assert not at.exception
+    assert at.error and name in at.error[0].value
+    at.radio(key="doc_source").set_value("Rendered sample").run()
+    assert not at.exception and not at.error
+    assert int(metric(at, "lines")) > 0
+
+
+def test_unavailable_engine_is_an_error_not_a_crash() -> None:
+    at = AppTest.from_file(str(PAGE), default_timeout=TIMEOUT)
+    at.session_state["engine"] = "no-such-engine"
+    at.run()
+    assert not at.exception
+    assert at.error and "no-such-engine" in at.error[0].value
