@@ -1,6 +1,6 @@
 """Chinese OCR studio: `streamlit run app.py`.
 
-Three pages (Recognize, CTC inspector, Benchmark) share the sidebar drawn here: engine, decoder,
+The pages (Recognize, Document, CTC inspector, Benchmark) share the sidebar drawn here: engine, decoder,
 beam width and LM weight. Models load once per process (ui.resources); pages hold UI only.
 """
 
@@ -16,6 +16,7 @@ st.set_page_config(page_title="Chinese OCR studio", page_icon="🀄", layout="wi
 PAGES = [
     st.Page("pages/recognize.py", title="Recognize", icon=":material/text_fields:", url_path="read",
             default=True),
+    st.Page("pages/document.py", title="Document", icon=":material/description:", url_path="page"),
     st.Page("pages/inspector.py", title="CTC inspector", icon=":material/grid_on:", url_path="ctc"),
     st.Page("pages/benchmark.py", title="Benchmark", icon=":material/speed:", url_path="bench"),
 ]

@@ -20,6 +20,8 @@ from ui.resources import cached_decode, cached_matrix, get_engine
 from ui.sidebar import DECODER_LABELS, current_settings, ensure_navigation
 
 PREFIX = "insp"
+HANDOVER_KEY = "inspector_image"  # a line crop another page (Document) hands over: (H, W[, 3]) uint8
+HANDOVER_NAME = "⟨line crop from the Document page⟩"
 
 
 def _marked(greedy: str, text: str) -> str:
@@ -60,7 +62,8 @@ def main() -> None:
         st.error(f"The engine {settings.engine!r} is unavailable here: {settings.engine_reason}. "
                  "Choose another engine in the sidebar.")
         return
-    picked = image_picker(PREFIX)
+    handed = st.session_state.get(HANDOVER_KEY)
+    picked = image_picker(PREFIX, extra={HANDOVER_NAME: handed} if handed is not None else None)
     if picked is None:
         return
     with st.expander("Preprocessing", expanded=False):

@@ -273,6 +273,26 @@ def test_inspector_slider_rerenders_without_rerunning_the_model(monkeypatch: pyt
     assert calls["n"] == after_first  # the matrix came from st.cache_data
 
 
+def test_inspector_takes_a_crop_handed_over_by_another_page() -> None:
+    """The Document page stores a line crop in st.session_state["inspector_image"]; the inspector
+    lists it first and selects it."""
+    engine = first_usable_ctc()
+    crop = render("交给检查器")
+    at = start("inspector", engine=engine, inspector_image=crop)
+    assert not error_texts(at)
+    assert at.selectbox(key="insp_sample").value.startswith("⟨line crop")
+    assert plotly_specs(at)
+    caption = " ".join(c.value for c in at.caption)
+    assert "line crop" in caption
+    # the user can still pick a sample instead, and the choice sticks
+    options = at.selectbox(key="insp_sample").options
+    if len(options) > 1:
+        at.selectbox(key="insp_sample").select_index(1).run()
+        assert not at.exception, at.exception
+        at.run()
+        assert at.selectbox(key="insp_sample").index == 1
+
+
 def test_inspector_bad_upload_shows_error() -> None:
     engine = first_usable_ctc()
     at = start("inspector", engine=engine)

@@ -75,16 +75,32 @@ def sample_labels() -> dict[str, str]:
         return {}
 
 
-def image_picker(prefix: str) -> PickedImage | None:
+def _array_key(image: np.ndarray) -> str:
+    return digest(repr((image.shape, image.dtype.str)).encode() + np.ascontiguousarray(image).tobytes())
+
+
+def image_picker(prefix: str, extra: dict[str, np.ndarray] | None = None) -> PickedImage | None:
     """Upload widget + sample chooser. Returns the chosen image, or None (after st.error for a bad file,
-    or st.info when there is nothing to show yet). An upload takes precedence over the sample."""
+    or st.info when there is nothing to show yet). An upload takes precedence over the sample.
+
+    extra: images handed over by another page ({display name: (H, W[, 3]) uint8 array}); they are listed
+    first among the samples, and a newly handed-over image is selected once.
+    """
+    extra = {name: img for name, img in (extra or {}).items()
+             if isinstance(img, np.ndarray) and img.dtype == np.uint8 and img.ndim in (2, 3) and img.size}
+    seen_key = f"{prefix}_extra_seen"
+    for name, img in extra.items():
+        key = _array_key(img)
+        if st.session_state.get(seen_key, {}).get(name) != key:  # new hand-over: select it once
+            st.session_state.setdefault(seen_key, {})[name] = key
+            st.session_state[f"{prefix}_sample"] = name
     samples = sample_images()
     left, right = st.columns([3, 2])
     with left:
         upload = st.file_uploader("Upload a text-line image (PNG, JPEG, BMP, WebP, TIFF)", type=IMAGE_TYPES,
                                   key=f"{prefix}_upload")
     with right:
-        names = [str(p.relative_to(SAMPLE_DIR)) for p in samples]
+        names = [*extra, *(str(p.relative_to(SAMPLE_DIR)) for p in samples)]
         choice = None
         if names:
             st.session_state.setdefault(f"{prefix}_sample", names[0])
@@ -97,6 +113,9 @@ def image_picker(prefix: str) -> PickedImage | None:
             st.caption("No sample images found in sample_images/.")
     if upload is not None:
         data, name, label = upload.getvalue(), upload.name, None
+    elif choice is not None and choice in extra:
+        image = extra[choice]
+        return PickedImage(name=choice, key=_array_key(image), image=image)
     elif choice is not None:
         path = SAMPLE_DIR / choice
         try:
