@@ -167,6 +167,18 @@ def test_browser_inspector(browser: object, server: str) -> None:
     assert "Traceback" not in body
 
 
+def test_browser_document(browser: object, server: str) -> None:
+    if not (ROOT / "pages" / "document.py").is_file():
+        pytest.skip("no Document page")
+    browser.get(f"{server}/page")  # type: ignore[attr-defined]
+    _wait_text(browser, "Text in reading order")
+    _wait_css(browser, ".js-plotly-plot")
+    _idle(browser)
+    _shot(browser, "document")
+    body = _body(browser)
+    assert "Document" in body and "Traceback" not in body
+
+
 def test_browser_benchmark_sample_set(browser: object, server: str) -> None:
     from selenium.webdriver.common.by import By
 
