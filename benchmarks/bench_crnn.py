@@ -1,0 +1,89 @@
+"""Benchmarks for our CRNN (models/crnn.pt, or --checkpoint).
+
+    python benchmarks/bench_crnn.py latency [--threads 2]      # one 64x280 line; batched lines/s
+    python benchmarks/bench_crnn.py accuracy --labels data/synth_test/labels.tsv [--limit 0] [--out x.json]
+
+latency: median ms of one (1, 1, H, 280) forward pass (H = the checkpoint's input height) over 30 runs
+after 3 warm-ups, and lines/s for batches of 16 such lines; accuracy: greedy CER / line accuracy /
+CER by length over a `path<TAB>text` set (model input: gray, aspect kept, height H, x/255).
+Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from ocr.models.crnn import CRNN  # noqa: E402
+from ocr.train import evaluate, load_checkpoint  # noqa: E402
+
+
+def latency(model: CRNN, threads: int, width: int = 280, batch: int = 16, runs: int = 30) -> dict[str, float]:
+    """{"one_line_ms_p50", "one_line_ms_p90", "batched_lines_per_s", ...} for (1, 1, H, width) inputs."""
+    torch.set_num_threads(threads)
+    h = model.config.height
+    x1 = torch.rand(1, 1, h, width)
+    xb = torch.rand(batch, 1, h, width)
+    times = []
+    with torch.inference_mode():
+        for _ in range(3):
+            model(x1)
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            model(x1)
+            times.append((time.perf_counter() - t0) * 1000)
+        model(xb)
+        t0 = time.perf_counter()
+        reps = 5
+        for _ in range(reps):
+            model(xb)
+        bsec = time.perf_counter() - t0
+    times.sort()
+    return {
+        "threads": threads,
+        "input": f"1x1x{h}x{width}",
+        "one_line_ms_p50": round(statistics.median(times), 2),
+        "one_line_ms_p90": round(times[int(0.9 * (len(times) - 1))], 2),
+        "batch": batch,
+        "batched_lines_per_s": round(batch * reps / bsec, 2),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("mode", choices=("latency", "accuracy"))
+    p.add_argument("--checkpoint", type=Path, default=ROOT / "models" / "crnn.pt")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--labels", type=Path, action="append", default=[])
+    p.add_argument("--limit", type=int, default=0)
+    p.add_argument("--out", type=Path)
+    args = p.parse_args(argv)
+    model, meta = load_checkpoint(args.checkpoint)
+    if args.mode == "latency":
+        result: dict[str, object] = latency(model, args.threads)
+    else:
+        torch.set_num_threads(args.threads)
+        result = {"checkpoint": str(args.checkpoint), "steps": meta.get("steps"), "sets": []}
+        for labels in args.labels:
+            r, pairs = evaluate(model, labels, meta["charset"], args.limit)  # type: ignore[arg-type]
+            result["sets"].append({**asdict(r), "labels": str(labels),  # type: ignore[union-attr]
+                                   "errors_sample": [(ref, hyp) for ref, hyp in pairs if ref != hyp][:10]})
+    text = json.dumps(result, ensure_ascii=False, indent=1)
+    if args.out:
+        args.out.write_text(text + "\n", encoding="utf-8")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
