@@ -15,6 +15,7 @@ from ui.benchset import (
     BenchRun,
     buckets_frame,
     results_json,
+    sample_problems,
     samples_frame,
     stage_upload,
     summary_frame,
@@ -48,7 +49,7 @@ def _run(source: bytes | Path, set_name: str, engines: list[str], decoders: list
             if not lset.runnable:
                 bar.empty()
                 st.error(f"No runnable line in {set_name}: every row has a problem (see below).")
-                return BenchRun(set_name, [], {}, list(lset.problems), _sample_rows(lset))
+                return BenchRun(set_name, [], {}, list(lset.problems), sample_problems(lset))
             thumbs: dict[str, str] = {}
             for s in lset.runnable:  # a failing image is reported per sample by run_bench
                 with contextlib.suppress(OCRError):
@@ -56,17 +57,11 @@ def _run(source: bytes | Path, set_name: str, engines: list[str], decoders: list
             results = run_bench(lset, engines, decoders, progress=progress,
                                 decoder_template=settings.decoder_config("greedy"))
             bar.progress(1.0, text=f"Done: {len(results)} run(s) over {len(lset.samples)} lines")
-            return BenchRun(lset.name, results, thumbs, list(lset.problems), _sample_rows(lset))
+            return BenchRun(lset.name, results, thumbs, list(lset.problems), sample_problems(lset))
     except OCRError as exc:
         bar.empty()
         st.error(f"Cannot benchmark {set_name}: {exc}")
         return None
-
-
-def _sample_rows(lset: object) -> list[dict[str, object]]:
-    return [{"line": s.line_no, "key": s.key, "issue": s.error or s.warning,  # type: ignore[attr-defined]
-             "runs": s.error is None}
-            for s in lset.samples if s.error or s.warning]  # type: ignore[attr-defined]
 
 
 def _choose() -> tuple[list[str], list[str]]:

@@ -13,15 +13,23 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from ocr.errors import DatasetError
 
+if TYPE_CHECKING:
+    from ocr.bench import BenchResult
+    from ocr.datasets import LabelledSet
+
 __all__ = [
     "LABEL_SUFFIXES",
     "BenchRun",
+    "buckets_frame",
     "results_json",
+    "run_label",
+    "sample_problems",
     "samples_frame",
     "stage_upload",
     "summary_frame",
@@ -109,7 +117,7 @@ class BenchRun:
     """One finished benchmark, kept in session state so filters and downloads don't re-run it."""
 
     set_name: str
-    results: list  # list[ocr.bench.BenchResult]
+    results: list[BenchResult]
     thumbs: dict[str, str] = field(default_factory=dict)  # sample key -> PNG data URI
     problems: list[str] = field(default_factory=list)
     rows: list[dict[str, object]] = field(default_factory=list)  # per-sample problems (line, key, issue)
@@ -119,41 +127,41 @@ def run_label(engine: str, decoder: str) -> str:
     return f"{engine} / {decoder}"
 
 
-def summary_frame(results: Sequence[object]) -> pd.DataFrame:
+def summary_frame(results: Sequence[BenchResult]) -> pd.DataFrame:
     """One row per engine × decoder: n, line acc, CER, 1-NED, p50/p95 ms, lines/s, failed."""
     rows = []
     for r in results:
-        s = r.summary()  # type: ignore[attr-defined]
+        s = r.summary()
         rows.append({k: s[k] for k in ("engine", "decoder", "n", "line_acc", "cer", "ned", "p50_ms",
                                        "p95_ms", "lines_per_s", "failed")})
     return pd.DataFrame(rows, columns=["engine", "decoder", "n", "line_acc", "cer", "ned", "p50_ms", "p95_ms",
                                        "lines_per_s", "failed"])
 
 
-def samples_frame(results: Sequence[object]) -> pd.DataFrame:
+def samples_frame(results: Sequence[BenchResult]) -> pd.DataFrame:
     """Every sample of every run: run, engine, decoder, key, label, prediction, cer, ms, error, length."""
     rows = []
     for r in results:
-        for s in r.samples:  # type: ignore[attr-defined]
-            rows.append({"run": run_label(r.engine, r.decoder), "engine": r.engine,  # type: ignore[attr-defined]
-                         "decoder": r.decoder, "key": s.key, "label": s.label,  # type: ignore[attr-defined]
+        for s in r.samples:
+            rows.append({"run": run_label(r.engine, r.decoder), "engine": r.engine,
+                         "decoder": r.decoder, "key": s.key, "label": s.label,
                          "prediction": s.prediction, "cer": s.cer, "ms": s.ms, "error": s.error,
                          "length": len(s.label)})
     return pd.DataFrame(rows, columns=["run", "engine", "decoder", "key", "label", "prediction", "cer", "ms",
                                        "error", "length"])
 
 
-def buckets_frame(results: Sequence[object]) -> pd.DataFrame:
+def buckets_frame(results: Sequence[BenchResult]) -> pd.DataFrame:
     """run, bucket, cer, lines: CER per label-length bucket (None where a bucket has no line)."""
     from ocr.bench import LENGTH_BUCKETS
 
     rows = []
     for r in results:
-        lengths = [len(s.label) for s in r.samples if s.ms is not None]  # type: ignore[attr-defined]
+        lengths = [len(s.label) for s in r.samples if s.ms is not None]
         for lo, hi in LENGTH_BUCKETS:
             key = f"{lo}-{hi}"
-            rows.append({"run": run_label(r.engine, r.decoder), "bucket": key,  # type: ignore[attr-defined]
-                         "cer": r.cer_by_length.get(key),  # type: ignore[attr-defined]
+            rows.append({"run": run_label(r.engine, r.decoder), "bucket": key,
+                         "cer": r.cer_by_length.get(key),
                          "lines": sum(lo <= n <= hi for n in lengths)})
     return pd.DataFrame(rows, columns=["run", "bucket", "cer", "lines"])
 
@@ -167,3 +175,9 @@ def results_json(run: BenchRun) -> str:
         "results": [{**r.summary(), "samples": [asdict(s) for s in r.samples]} for r in run.results],
     }
     return json.dumps(payload, ensure_ascii=False, indent=2)
+
+
+def sample_problems(lset: LabelledSet) -> list[dict[str, object]]:
+    """Rows of the set that were refused (runs False) or deserve a look (a warning): line, key, issue."""
+    return [{"line": s.line_no, "key": s.key, "issue": s.error or s.warning, "runs": s.error is None}
+            for s in lset.samples if s.error or s.warning]
