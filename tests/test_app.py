@@ -142,6 +142,17 @@ def test_recognize_stage_switches_add_stages() -> None:
     assert not at.slider(key="rec_pre_denoise_h").disabled
 
 
+def test_page_settings_survive_a_visit_to_another_page() -> None:
+    engine = first_usable_ctc()
+    at = start(engine=engine)
+    at.toggle(key="rec_pre_binarize").set_value(True).run()
+    at.switch_page("pages/benchmark.py").run()
+    assert not at.exception, at.exception
+    at.switch_page("pages/recognize.py").run()
+    assert not at.exception, at.exception
+    assert at.toggle(key="rec_pre_binarize").value is True
+
+
 @pytest.mark.parametrize("name,data", [
     ("broken.png", b"\x89PNG\r\n\x1a\n this is not a png"),
     ("empty.jpg", b""),
