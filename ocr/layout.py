@@ -413,22 +413,39 @@ def _ink_view(mask: np.ndarray) -> np.ndarray:
     return np.where(mask > 0, 0, 255).astype(np.uint8)
 
 
+def _flatten(gray: np.ndarray, k: int = 21) -> np.ndarray:
+    """Divide out uneven lighting: the background is a k x k max filter (removes dark strokes) smoothed by
+    a k x k box blur; returns gray * 255 / background, (H, W) uint8."""
+    bg = cv2.blur(cv2.dilate(gray, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))), (k, k))
+    return np.clip(gray.astype(np.float32) * 255.0 / np.maximum(bg, 1), 0, 255).astype(np.uint8)
+
+
+MIN_INK_CONTRAST = 40  # gray levels between the paper and ink classes; below this the page is blank
+
+
 def _binarize(gray: np.ndarray, method: str) -> tuple[np.ndarray, str]:
-    """Ink mask (H, W) uint8 0/255, ink = 255, whatever the polarity; plus what was done."""
-    cum = np.cumsum(np.bincount(gray.ravel(), minlength=256)) / gray.size
-    lo, hi = int(np.searchsorted(cum, 0.01)), int(np.searchsorted(cum, 0.99))
-    if hi - lo < 30:  # a blank page (or nearly): no ink
-        return np.zeros_like(gray), f"no contrast (1-99% range {hi - lo:.0f} levels): blank"
+    """Ink mask (H, W) uint8 0/255, ink = 255, whatever the polarity; plus what was done.
+
+    Dark backgrounds are inverted first; lighting is flattened (_flatten); a page whose two Otsu classes
+    differ by less than MIN_INK_CONTRAST gray levels (noise, a gradient, JPEG blocks) has no ink.
+    """
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     dark_bg = float(np.median(border)) < 128
-    g = 255 - gray if dark_bg else gray
+    g = _flatten(255 - gray if dark_bg else gray)
+    t, mask = cv2.threshold(g, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    ink = mask > 0
+    if not ink.any() or ink.all():
+        return np.zeros_like(gray), "no contrast: blank"
+    contrast = float(g[~ink].mean()) - float(g[ink].mean())
+    if contrast < MIN_INK_CONTRAST:
+        return np.zeros_like(gray), f"ink/paper contrast {contrast:.0f} < {MIN_INK_CONTRAST} levels: blank"
     if method == "adaptive":
         block = max(15, (min(gray.shape) // 16) | 1)
         mask = cv2.adaptiveThreshold(g, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, 15)
         detail = f"adaptive mean threshold, window {block} px, C=15"
     else:
-        t, mask = cv2.threshold(g, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
         detail = f"Otsu threshold {t:.0f}"
+    detail = "lighting flattened, " + detail + f" (ink/paper contrast {contrast:.0f})"
     return mask, detail + (", inverted (dark background)" if dark_bg else "")
 
 
@@ -464,7 +481,7 @@ def _table_rules(mask: np.ndarray, length: int) -> np.ndarray:
 def merge_column_fragments(boxes: list[TextBox], angle: float = 0.0) -> list[TextBox]:
     """Join pieces of one vertical text column that a detector split (the DB model often cuts vertical
     columns into short pieces): boxes that are not horizontal lines, overlap in x by >= 60% of the
-    narrower, have similar widths (ratio >= 0.6) and a vertical gap under half their width are merged
+    narrower, have similar widths (ratio >= 0.6) and a vertical gap under 0.2 x their width are merged
     into their common rectangle (in the frame of the page `angle`)."""
     keep = [i for i, b in enumerate(boxes) if b.height >= 0.8 * b.width]
     if len(keep) < 2:
@@ -476,7 +493,7 @@ def merge_column_fragments(boxes: list[TextBox], angle: float = 0.0) -> list[Tex
             wi, wj = r[i, 2] - r[i, 0], r[j, 2] - r[j, 0]
             overlap = min(r[i, 2], r[j, 2]) - max(r[i, 0], r[j, 0])
             gap = max(r[i, 1], r[j, 1]) - min(r[i, 3], r[j, 3])
-            if overlap >= 0.6 * min(wi, wj) and min(wi, wj) >= 0.6 * max(wi, wj) and gap < 0.5 * min(wi, wj):
+            if overlap >= 0.6 * min(wi, wj) and min(wi, wj) >= 0.6 * max(wi, wj) and gap < 0.2 * min(wi, wj):
                 pairs.append((i, j))
     if not pairs:
         return boxes

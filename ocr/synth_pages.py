@@ -25,7 +25,7 @@ from PIL import Image, ImageChops, ImageDraw, ImageFont
 
 from ocr.synth import Corpus, FontSpec, amount_upper, available_fonts, font_covers
 
-__all__ = ["PAGE_KINDS", "GTLine", "SynthPage", "render_page", "sample_pages", "stack_lines"]
+__all__ = ["PAGE_KINDS", "GTLine", "SynthPage", "degrade", "render_page", "sample_pages", "stack_lines"]
 
 PAGE_KINDS = ("paragraph", "two_column", "invoice", "id_card", "vertical", "rotated", "skewed",
               "one_line", "empty")
@@ -193,7 +193,7 @@ _UNITS = ("个", "箱", "次", "套", "件", "项")
 
 def _invoice(rng: np.random.Generator) -> _Page:
     size = int(rng.integers(20, 26))
-    cols = [8 * size, 5 * size, 4 * size, 6 * size, 7 * size]  # 项目名称 规格 数量 单价 金额
+    cols = [10 * size, 5 * size, 4 * size, 6 * size, 7 * size]  # 项目名称 规格 数量 单价 金额
     margin = 2 * size
     width = 2 * margin + sum(cols)
     n_items = int(rng.integers(2, 5))
@@ -342,8 +342,26 @@ _BUILDERS = {
 }
 
 
-def render_page(kind: str, seed: int = 0) -> SynthPage:
-    """One page of `kind` (see PAGE_KINDS), identical for the same (kind, seed)."""
+def degrade(image: np.ndarray, seed: int = 0) -> np.ndarray:
+    """A photo-like copy of a page (H, W, 3) uint8: uneven lighting (a linear gradient darkening one side
+    by 25-45%), Gaussian blur (sigma 0.6-1.2), sensor noise (sigma 6) and JPEG at quality 45-65.
+    Deterministic for the seed."""
+    rng = np.random.default_rng([seed, 7919])
+    h, w = image.shape[:2]
+    t = math.radians(float(rng.uniform(0, 360)))
+    ramp = (np.cos(t) * np.arange(w)[None, :] / w + np.sin(t) * np.arange(h)[:, None] / h)
+    ramp = (ramp - ramp.min()) / max(float(np.ptp(ramp)), 1e-6)
+    light = 1.0 - float(rng.uniform(0.25, 0.45)) * ramp
+    out = image.astype(np.float64) * light[:, :, None]
+    out = cv2.GaussianBlur(out, (0, 0), float(rng.uniform(0.6, 1.2)))
+    out = np.clip(out + rng.normal(0, 6, out.shape), 0, 255).astype(np.uint8)
+    ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(45, 66))])
+    return cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if ok else out
+
+
+def render_page(kind: str, seed: int = 0, photo: bool = False) -> SynthPage:
+    """One page of `kind` (see PAGE_KINDS), identical for the same (kind, seed); photo=True passes it
+    through degrade() (uneven light, blur, noise, JPEG)."""
     if kind not in _BUILDERS:
         raise ValueError(f"unknown page kind {kind!r}; choose from {', '.join(PAGE_KINDS)}")
     rng = np.random.default_rng([seed, PAGE_KINDS.index(kind)])
@@ -358,12 +376,15 @@ def render_page(kind: str, seed: int = 0) -> SynthPage:
         mag = float(rng.uniform(1.5, 5.0)) if kind == "rotated" else float(rng.uniform(1.0, 3.0))
         angle = round(mag * (1 if rng.random() < 0.5 else -1), 2)
         image, lines = _rotate(image, lines, angle, page.paper)
+    if photo:
+        image = degrade(image, seed)
     return SynthPage(kind, seed, np.ascontiguousarray(image), tuple(lines), angle)
 
 
-def sample_pages(n: int, seed: int = 0, kinds: tuple[str, ...] = PAGE_KINDS) -> list[SynthPage]:
-    """n pages cycling through `kinds`, page i rendered with seed + i."""
-    return [render_page(kinds[i % len(kinds)], seed + i) for i in range(n)]
+def sample_pages(n: int, seed: int = 0, kinds: tuple[str, ...] = PAGE_KINDS,
+                 photo: bool = False) -> list[SynthPage]:
+    """n pages cycling through `kinds`, page i rendered with seed + i (photo: see render_page)."""
+    return [render_page(kinds[i % len(kinds)], seed + i, photo) for i in range(n)]
 
 
 def stack_lines(images: list[np.ndarray], gap: int = 12, margin: int = 20,

@@ -227,6 +227,21 @@ def test_classical_empty_page(classical: ClassicalDetector) -> None:
     assert classical.detect(np.full((200, 300, 3), 255, np.uint8)) == []
 
 
+@pytest.mark.parametrize("kind", ["empty", "invoice", "skewed"])
+def test_classical_on_photo_like_pages(classical: ClassicalDetector, kind: str) -> None:
+    """Uneven light, blur, noise and JPEG (synth_pages.degrade): no boxes from the lighting gradient."""
+    page = render_page(kind, 12, photo=True)
+    boxes = classical.detect(page.image)
+    recall, precision = recall_precision([g.points for g in page.lines], boxes)
+    assert recall >= 0.9 and precision >= 0.8, (kind, recall, precision)
+
+
+def test_degrade_is_deterministic() -> None:
+    a, b = render_page("paragraph", 3, photo=True), render_page("paragraph", 3, photo=True)
+    assert np.array_equal(a.image, b.image)
+    assert not np.array_equal(a.image, render_page("paragraph", 3).image)
+
+
 def test_classical_one_line(classical: ClassicalDetector) -> None:
     page = render_page("one_line", 3)
     boxes = classical.detect(page.image)
