@@ -220,8 +220,22 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_build_lm(args: argparse.Namespace) -> int:
+    from ocr.decoding.lm import DEFAULT_LM_PATH, build_lm
+
+    out = Path(args.out) if args.out else DEFAULT_LM_PATH
+    sizes = build_lm(out, order=args.order, min_count=args.min_count)
+    print(json.dumps({"path": str(out), "bytes": out.stat().st_size, "ngrams": sizes}))
+    return 0
+
+
 def _add_extra_commands(sub: argparse._SubParsersAction) -> None:
     """Commands backed by the data/training modules."""
+    p = sub.add_parser("build-lm", help="build the character n-gram LM from jieba's dictionary (offline)")
+    p.add_argument("--out", help="output .npz (default: the committed ocr/data/lm_jieba_char3.npz)")
+    p.add_argument("--order", type=int, default=3)
+    p.add_argument("--min-count", type=float, default=2.0)
+    p.set_defaults(func=_cmd_build_lm)
     p = sub.add_parser("train", help="train or fine-tune our CRNN on pre-rendered shards (resumable)")
     p.add_argument("--shards", required=True, help="folder of shard_*.npz from `synth shards`")
     p.add_argument("--run-dir", required=True, help="checkpoints and logs; an existing run resumes")

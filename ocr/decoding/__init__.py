@@ -1,0 +1,73 @@
+"""CTC decoders: pure functions on (T, C) log-probabilities (blank = 0) returning `Decoded`.
+
+- greedy_decode: best path, vectorised.
+- prefix_beam_search: N best labellings, each scored over all its alignments.
+- beam + LM: the same search with a character n-gram LM fused in (weight alpha, length bonus beta).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from ocr.decoding.align import align
+from ocr.decoding.beam import prefix_beam_search
+from ocr.decoding.greedy import greedy_decode
+from ocr.decoding.lm import CharNgramLM, load_default_lm
+from ocr.types import Decoded
+
+__all__ = [
+    "DECODERS",
+    "CharNgramLM",
+    "DecoderConfig",
+    "align",
+    "decode",
+    "greedy_decode",
+    "load_default_lm",
+    "prefix_beam_search",
+]
+
+Method = Literal["greedy", "beam", "beam_lm"]
+DECODERS: tuple[Method, ...] = ("greedy", "beam", "beam_lm")
+
+
+@dataclass(frozen=True)
+class DecoderConfig:
+    """Decoder settings (call arguments, never global state).
+
+    lm_weight (alpha) and length_bonus (beta) only apply to "beam_lm"; the defaults were chosen on
+    synthetic ambiguity matrices (benchmarks/bench_decoders.py), not on the real samples.
+    """
+
+    method: Method = "greedy"
+    beam_width: int = 10
+    nbest: int = 5
+    top_k: int = 16
+    prune_logprob: float = -10.0
+    lm_weight: float = 0.5
+    length_bonus: float = 2.0
+
+    def __post_init__(self) -> None:
+        if self.method not in DECODERS:
+            raise ValueError(f"unknown decoder {self.method!r}; choose from {', '.join(DECODERS)}")
+        if self.beam_width < 1 or self.nbest < 1 or self.top_k < 1:
+            raise ValueError("beam_width, nbest and top_k must be >= 1")
+
+
+def decode(
+    logprobs: np.ndarray, charset: Sequence[str], config: DecoderConfig, lm: CharNgramLM | None = None
+) -> list[Decoded]:
+    """Decode one (T, C) matrix; best first (greedy gives one, beam up to config.nbest)."""
+    if config.method == "greedy":
+        return [greedy_decode(logprobs, charset)]
+    if config.method == "beam_lm" and lm is None:
+        raise ValueError("beam_lm needs a language model (load_default_lm())")
+    use_lm = config.method == "beam_lm"
+    return prefix_beam_search(
+        logprobs, charset, beam_width=config.beam_width, nbest=config.nbest, top_k=config.top_k,
+        prune_logprob=config.prune_logprob, lm=lm if use_lm else None,
+        lm_weight=config.lm_weight if use_lm else 0.0, length_bonus=config.length_bonus if use_lm else 0.0,
+    )
