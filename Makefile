@@ -4,10 +4,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8501
 
-.PHONY: app test install install-dev system lint bench clean
+.PHONY: app api test install install-dev system lint bench clean
 
 app: install
 	$(BIN)/streamlit run app.py --server.port $(PORT)
+
+api: install
+	$(BIN)/python -m ocr serve --host 127.0.0.1 --port 8000
 
 test: install-dev
 	$(BIN)/python -m pytest -q

@@ -4,7 +4,8 @@
 # so the Python parts still install and the tests that need these skip with a clear message.
 set -u
 PKGS=(tesseract-ocr tesseract-ocr-chi-sim fonts-noto-cjk fonts-wqy-zenhei fonts-wqy-microhei
-      fonts-arphic-ukai fonts-arphic-uming fonts-lxgw-wenkai chromium chromium-driver)
+      fonts-arphic-ukai fonts-arphic-uming fonts-lxgw-wenkai fonts-arphic-gkai00mp fonts-smiley-sans
+      chromium chromium-driver)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
