@@ -173,6 +173,9 @@ def _run_one(
         rec = recognize(images[s.key], engine, dec, pre)  # type: ignore[arg-type]
     except OCRError as exc:
         return SampleResult(s.key, s.text, "", None, None, error=str(exc), warning=s.warning)
+    except Exception as exc:  # a bug on one line is reported on that row, not a crash of the whole run
+        msg = f"internal error: {type(exc).__name__}: {exc}"
+        return SampleResult(s.key, s.text, "", None, None, error=msg, warning=s.warning)
     conf = rec.best.mean_confidence if rec.best is not None else None
     return SampleResult(s.key, s.text, rec.text, cer(s.text, rec.text, norm), rec.elapsed_ms, conf,
                         warning=s.warning)
