@@ -189,3 +189,18 @@ def test_lm_fixes_context_confusions(text: str, confusions: dict[int, tuple[str,
     fused = decode(lp, charset, DecoderConfig(method="beam_lm"), lm=load_default_lm())[0].text
     assert beam != text  # the acoustic model alone picks the confusion
     assert fused == text
+
+
+def test_long_lines_align() -> None:
+    # 150 labels -> 301 alignment states: state indices must not overflow small integer types
+    rng = np.random.default_rng(5)
+    n_cls, n = 50, 150
+    labels = rng.integers(1, n_cls, n)
+    lp = np.full((3 * n + 2, n_cls), -12.0, np.float32)
+    lp[:, 0] = 0.0
+    for i, c in enumerate(labels):
+        lp[3 * i + 1, c], lp[3 * i + 1, 0] = 0.0, -12.0
+    charset = ["", *[chr(0x4E00 + i) for i in range(1, n_cls)]]
+    best = prefix_beam_search(lp, charset, beam_width=5)[0]
+    assert best.labels == tuple(int(x) for x in labels)
+    assert best.spans[-1][0] == 3 * (n - 1) + 1

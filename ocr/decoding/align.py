@@ -63,7 +63,7 @@ def align_many(
         s = end
         for t in range(t_len - 1, -1, -1):
             states[t] = s
-            s -= back[t, row, s]
+            s -= int(back[t, row, s])
         label_of_frame = np.where(states % 2 == 1, states // 2, -1)
         spans: list[tuple[int, int]] = []
         confs: list[float] = []
