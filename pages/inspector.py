@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import html
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
 from ocr.engines.registry import ENGINES
 from ocr.errors import OCRError
 from ocr.metrics import diff_ops
+from ocr.types import Decoded
 from ui.figures import char_label, ctc_figure
 from ui.inputs import STAGE_TITLES, image_picker, preprocess_config_from_state, stage_controls
 from ui.resources import cached_decode, cached_matrix, get_engine
@@ -33,7 +35,7 @@ def _marked(greedy: str, text: str) -> str:
     return "".join(out)
 
 
-def _decoder_column(method: str, nbest: list, ms: float, greedy_text: str, charset: tuple[str, ...]) -> None:
+def _decoder_column(method: str, nbest: list[Decoded], ms: float, greedy_text: str) -> None:
     best = nbest[0] if nbest else None
     text = best.text if best is not None else ""
     same = text == greedy_text
@@ -45,6 +47,23 @@ def _decoder_column(method: str, nbest: list, ms: float, greedy_text: str, chars
     rows = [{"#": i + 1, "text": d.text, "log score": round(d.score, 4),
              "mean conf": round(d.mean_confidence, 3)} for i, d in enumerate(nbest)]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+
+
+@st.fragment
+def _heatmap(model_image: np.ndarray, logprobs: np.ndarray, charset: tuple[str, ...],
+             best: Decoded | None) -> None:
+    """The K slider, the span switch and the figure: a fragment, so moving the slider reruns only this
+    (the matrix and decoder outputs come in as arguments, already computed)."""
+    st.session_state.setdefault(f"{PREFIX}_k", 12)
+    k_col, span_col = st.columns([3, 2])
+    k = k_col.slider("Rows: blank + top-K characters by peak probability", 1, 40, key=f"{PREFIX}_k")
+    st.session_state.setdefault(f"{PREFIX}_show_spans", True)
+    show_spans = span_col.toggle("Outline the chosen decoder's character spans on the image",
+                                 key=f"{PREFIX}_show_spans")
+    spans = best.spans if (best is not None and show_spans) else ()
+    chars = [charset[i] for i in best.labels] if (best is not None and show_spans) else []
+    fig = ctc_figure(model_image, logprobs, charset, k=k, spans=spans, span_chars=chars)
+    st.plotly_chart(fig, key=f"{PREFIX}_heatmap", config={"displaylogo": False})
 
 
 def main() -> None:
@@ -85,14 +104,7 @@ def main() -> None:
         return
     charset = engine.charset
 
-    st.session_state.setdefault(f"{PREFIX}_k", 12)
-    k_col, span_col = st.columns([3, 2])
-    k = k_col.slider("Rows: blank + top-K characters by peak probability", 1, 40, key=f"{PREFIX}_k")
-    st.session_state.setdefault(f"{PREFIX}_show_spans", True)
-    show_spans = span_col.toggle("Outline the chosen decoder's character spans on the image",
-                                 key=f"{PREFIX}_show_spans")
-
-    decoded: dict[str, tuple[list, float]] = {}
+    decoded: dict[str, tuple[list[Decoded], float]] = {}
     errors: dict[str, str] = {}
     for method in DECODER_LABELS:
         try:
@@ -108,10 +120,7 @@ def main() -> None:
                f"{result.pre.model_image.shape[0]} px (content {result.pre.content_width} px) → "
                f"T = {t_steps} timesteps × {classes} classes · model {result.model_ms:.0f} ms "
                "(cached per image, engine and preprocessing)")
-    spans = best.spans if (best is not None and show_spans) else ()
-    chars = [charset[i] for i in best.labels] if (best is not None and show_spans) else []
-    fig = ctc_figure(result.pre.model_image, logprobs, charset, k=k, spans=spans, span_chars=chars)
-    st.plotly_chart(fig, key=f"{PREFIX}_heatmap", config={"displaylogo": False})
+    _heatmap(result.pre.model_image, logprobs, charset, best)
 
     st.subheader("Decoders side by side")
     greedy_text = decoded["greedy"][0][0].text if decoded.get("greedy") and decoded["greedy"][0] else ""
@@ -120,7 +129,7 @@ def main() -> None:
         with col:
             if method in decoded:
                 nbest, ms = decoded[method]
-                _decoder_column(method, nbest, ms, greedy_text, charset)
+                _decoder_column(method, nbest, ms, greedy_text)
             else:
                 st.markdown(f"**{DECODER_LABELS[method]}**")
                 st.error(f"{DECODER_LABELS[method]} failed: {errors[method]}")
