@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from ocr.engines.registry import ENGINES
 
@@ -41,10 +42,13 @@ class OcrOptions(BaseModel):
 class OcrJsonRequest(OcrOptions):
     """One image as base64 (`image`) or, where the server allows it, a URL (`image_url`)."""
 
-    image: str | None = Field(None, description="base64-encoded PNG/JPEG/BMP/WebP/TIFF/GIF "
-                                                "(a data: URL prefix is accepted)")
-    image_url: str | None = Field(None, max_length=2048,
-                                  description="http(s) URL of the image; only if the server enables it")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "oneOf": [{"required": ["image"]}, {"required": ["image_url"]}]})
+
+    image: str | SkipJsonSchema[None] = Field(None, description="base64-encoded PNG/JPEG/BMP/WebP/TIFF/GIF "
+                                                                "(a data: URL prefix is accepted)")
+    image_url: str | SkipJsonSchema[None] = Field(
+        None, max_length=2048, description="http(s) URL of the image; only if the server enables it")
 
     @model_validator(mode="after")
     def _one_source(self) -> OcrJsonRequest:
