@@ -80,7 +80,8 @@ def _choose() -> tuple[list[str], list[str]]:
         left.caption(f"Unavailable here: {why}")
     decoders = right.multiselect("Decoders (CTC engines)", list(DECODER_LABELS), key=f"{PREFIX}_decoders",
                                  format_func=DECODER_LABELS.__getitem__)
-    right.caption(f"Beam width {settings.beam_width}, LM weight {settings.lm_weight:g} from the sidebar. "
+    right.caption(f"Beam width {settings.beam_width}, LM weight {settings.lm_weight:g}, length bonus "
+                  f"{settings.length_bonus:g} from the sidebar. "
                   "Text-only engines run once, whatever the decoders.")
     return engines, decoders
 

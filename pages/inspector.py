@@ -133,7 +133,8 @@ def main() -> None:
             else:
                 st.markdown(f"**{DECODER_LABELS[method]}**")
                 st.error(f"{DECODER_LABELS[method]} failed: {errors[method]}")
-    st.caption(f"Beam width {settings.beam_width}, LM weight {settings.lm_weight:g} (sidebar). "
+    st.caption(f"Beam width {settings.beam_width}, LM weight {settings.lm_weight:g}, length bonus "
+               f"{settings.length_bonus:g} (sidebar). "
                "Highlighted characters differ from the greedy output.")
 
     st.subheader(f"Per character ({DECODER_LABELS.get(settings.decoder, settings.decoder)})")

@@ -28,8 +28,7 @@ __all__ = [
 
 DECODER_LABELS = {"greedy": "greedy", "beam": "beam search", "beam_lm": "beam + LM"}
 KEY_ENGINE, KEY_DECODER, KEY_BEAM, KEY_LM = "sb_engine", "sb_decoder", "sb_beam_width", "sb_lm_weight"
-DEFAULT_BEAM_WIDTH = 10
-DEFAULT_LM_WEIGHT = 0.5
+KEY_BONUS = "sb_length_bonus"
 
 
 @dataclass(frozen=True)
@@ -43,14 +42,15 @@ class Settings:
     decoder: str
     beam_width: int
     lm_weight: float
+    length_bonus: float
 
     def decoder_config(self, method: str | None = None) -> DecoderConfig:
-        """A DecoderConfig for `method` (default: the sidebar's decoder) with the sidebar's beam width
-        and LM weight."""
+        """A DecoderConfig for `method` (default: the sidebar's decoder) with the sidebar's beam width,
+        LM weight and length bonus."""
         from ocr.decoding import DecoderConfig
 
-        return DecoderConfig(method=method or self.decoder, beam_width=self.beam_width,
-                             lm_weight=self.lm_weight)
+        return DecoderConfig(method=method or self.decoder, beam_width=self.beam_width,  # type: ignore[arg-type]
+                             lm_weight=self.lm_weight, length_bonus=self.length_bonus)
 
     @property
     def decoder_label(self) -> str:
@@ -58,10 +58,14 @@ class Settings:
 
 
 def _defaults() -> None:
+    from ocr.decoding import DecoderConfig
+
+    library = DecoderConfig()
     st.session_state.setdefault(KEY_ENGINE, default_engine_name() or next(iter(ENGINES)))
     st.session_state.setdefault(KEY_DECODER, "greedy")
-    st.session_state.setdefault(KEY_BEAM, DEFAULT_BEAM_WIDTH)
-    st.session_state.setdefault(KEY_LM, DEFAULT_LM_WEIGHT)
+    st.session_state.setdefault(KEY_BEAM, library.beam_width)
+    st.session_state.setdefault(KEY_LM, float(library.lm_weight))
+    st.session_state.setdefault(KEY_BONUS, float(library.length_bonus))
 
 
 def current_settings() -> Settings:
@@ -75,7 +79,7 @@ def current_settings() -> Settings:
     return Settings(
         engine=name, engine_ok=ok, engine_reason=reason, has_ctc=ENGINES[name].has_ctc,
         decoder=st.session_state[KEY_DECODER], beam_width=int(st.session_state[KEY_BEAM]),
-        lm_weight=float(st.session_state[KEY_LM]),
+        lm_weight=float(st.session_state[KEY_LM]), length_bonus=float(st.session_state[KEY_BONUS]),
     )
 
 
@@ -119,6 +123,9 @@ def render_sidebar() -> Settings:
         st.slider("LM weight (α)", 0.0, 2.0, step=0.05, key=KEY_LM,
                   disabled=text_only or decoder != "beam_lm",
                   help="Weight of the character language model's log-probability in beam + LM.")
+        st.slider("Length bonus (β)", 0.0, 5.0, step=0.25, key=KEY_BONUS,
+                  disabled=text_only or decoder != "beam_lm",
+                  help="Added per character in beam + LM, offsetting the LM's bias towards short outputs.")
     return current_settings()
 
 
