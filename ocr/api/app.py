@@ -422,11 +422,6 @@ def create_app(settings: ApiSettings | None = None, fetcher: UrlFetcher | None =
             raise _unsupported(request)
         if item.url is not None and not s.allow_image_url:
             raise ApiError(400, "image_url_disabled", "image_url is disabled on this server; send the image")
-        if item.url is not None:
-            try:
-                st.fetcher.plan(item.url)  # refuse bad schemes and non-public addresses up front
-            except UrlRefused as exc:
-                raise ApiError(400, "url_refused", str(exc)) from None
         results, elapsed = await _run([item], opts)
         r = results[0]
         return OcrResponse(**r.model_dump(exclude={"elapsed_time"}), elapsed_time=round(elapsed, 2))
