@@ -112,6 +112,15 @@ def test_body_over_cap_413_declared_and_chunked(server: ApiServer) -> None:
         r = c.post("/api/v1/ocr", content=chunks(), headers={"Content-Type": "application/json"})
         assert _error(r, 413) == "payload_too_large"
 
+        def multipart_chunks() -> Iterator[bytes]:
+            yield (b'--xyz\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\n'
+                   b"Content-Type: image/png\r\n\r\n")
+            yield from chunks()
+
+        r = c.post("/api/v1/ocr", content=multipart_chunks(),
+                   headers={"Content-Type": "multipart/form-data; boundary=xyz"})
+        assert _error(r, 413) == "payload_too_large"
+
 
 @pytest.mark.parametrize(("name", "data"), [
     ("bomb", bomb_png(50_000, 50_000)),
