@@ -7,6 +7,7 @@ import base64
 import http.server
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -266,7 +267,7 @@ def test_timeout_504_busy_503_and_500_without_internals(monkeypatch: pytest.Monk
                 r = c.post("/api/v1/ocr", json=body, headers={"X-API-Key": "k"})
                 if r.status_code != 503:
                     break
-                release.wait(0.1)
+                time.sleep(0.1)
             assert r.status_code == 500, r.text
             assert r.json() == {"status": "error", "error": {"code": "internal_error",
                                                              "message": "internal server error"}}

@@ -85,8 +85,12 @@ class OcrResult(BaseModel):
     elapsed_time: float = Field(..., description="server time for this request in milliseconds")
 
 
-class OcrResponse(OcrResult):
+class _Success(BaseModel):
     status: Literal["success"] = "success"
+
+
+class OcrResponse(OcrResult, _Success):  # bases in this order put `status` first in the JSON
+    pass
 
 
 class BatchResponse(BaseModel):
