@@ -26,7 +26,8 @@ pytestmark = pytest.mark.skipif(not available("ppocr-v4")[0], reason="ppocr-v4 i
 
 @pytest.fixture(scope="module")
 def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[schemathesis.BaseSchema]:
-    env = {"OCR_API_KEYS": KEY, "OCR_API_RATE_LIMIT": "100000", "OCR_API_PRELOAD": "ppocr-v4",
+    env = {"OCR_API_KEYS": KEY, "OCR_API_RATE_LIMIT": "100000", "OCR_API_AUTH_FAIL_LIMIT": "100000",
+           "OCR_API_PRELOAD": "ppocr-v4",
            "OCR_API_MAX_BATCH": "4", "OCR_API_TIMEOUT_S": "20", "OCR_API_THREADS": "1"}
     with run_server(tmp_path_factory.mktemp("fuzz"), env) as srv:
         yield schemathesis.openapi.from_url(srv.url + "/openapi.json")

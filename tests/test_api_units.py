@@ -241,6 +241,15 @@ def test_image_url_end_to_end_in_process(pinned: tuple[UrlFetcher, list]) -> Non
         assert r.status_code == 400 and r.json()["error"]["code"] == "url_refused"
 
 
+def test_failed_authentications_are_rate_limited_per_address() -> None:
+    settings = ApiSettings(api_keys=frozenset({"right"}), auth_fail_limit=3, preload=("none",))
+    with TestClient(api_app.create_app(settings)) as c:
+        codes = [c.get("/api/v1/engines", headers={"X-API-Key": f"guess-{i}"}).status_code for i in range(4)]
+        assert codes == [401, 401, 401, 429]
+        assert c.get("/api/v1/engines").status_code == 429  # missing keys count too
+        assert c.get("/api/v1/engines", headers={"X-API-Key": "right"}).status_code == 200
+
+
 # ------------------------------------------------------------------ time limit, busy, internal errors
 
 

@@ -82,6 +82,7 @@ class ApiState:
     settings: ApiSettings
     keys: KeyRing
     limiter: SlidingWindowLimiter | None
+    auth_failures: SlidingWindowLimiter | None
     fetcher: UrlFetcher
     pool: ThreadPoolExecutor | None = None
     pending: int = 0
@@ -131,15 +132,21 @@ _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
 async def guard(request: Request, api_key: str | None = Depends(_api_key_header)) -> str:
     """Authenticate (X-API-Key) and apply the per-key rate limit; returns the bucket name."""
     st = _state(request)
+    client = "ip:" + (request.client.host if request.client else "unknown")
     if st.keys:
-        if not api_key:
-            raise ApiError(401, "missing_api_key", "send an API key in the X-API-Key header",
-                           {"WWW-Authenticate": "ApiKey"})
-        bucket = st.keys.match(api_key)
+        bucket = st.keys.match(api_key) if api_key else None
         if bucket is None:
+            if st.auth_failures is not None:
+                wait = st.auth_failures.hit(client)
+                if wait > 0:
+                    raise ApiError(429, "rate_limited", "too many failed authentications from this address",
+                                   {"Retry-After": SlidingWindowLimiter.retry_after(wait)})
+            if not api_key:
+                raise ApiError(401, "missing_api_key", "send an API key in the X-API-Key header",
+                               {"WWW-Authenticate": "ApiKey"})
             raise ApiError(401, "invalid_api_key", "the API key is not valid", {"WWW-Authenticate": "ApiKey"})
     else:
-        bucket = "ip:" + (request.client.host if request.client else "unknown")
+        bucket = client
     if st.limiter is not None:
         wait = st.limiter.hit(bucket)
         if wait > 0:
@@ -304,6 +311,7 @@ def create_app(settings: ApiSettings | None = None, fetcher: UrlFetcher | None =
         settings=s,
         keys=KeyRing(s.api_keys),
         limiter=SlidingWindowLimiter(s.rate_limit) if s.rate_limit > 0 else None,
+        auth_failures=SlidingWindowLimiter(s.auth_fail_limit) if s.auth_fail_limit > 0 else None,
         fetcher=fetcher or UrlFetcher(max_bytes=s.url_max_bytes, timeout_s=s.url_timeout_s),
     )
 

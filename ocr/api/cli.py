@@ -49,6 +49,7 @@ def _export(settings: ApiSettings, api_keys_file: Path | None) -> None:
     env = {
         "OCR_API_ALLOW_OPEN": "1" if settings.allow_open else "0",
         "OCR_API_RATE_LIMIT": str(settings.rate_limit),
+        "OCR_API_AUTH_FAIL_LIMIT": str(settings.auth_fail_limit),
         "OCR_API_MAX_BODY_BYTES": str(settings.max_body_bytes),
         "OCR_API_TIMEOUT_S": repr(settings.request_timeout_s),
         "OCR_API_MAX_BATCH": str(settings.max_batch),

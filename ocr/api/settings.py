@@ -84,6 +84,8 @@ class ApiSettings:
     allow_open:         run without keys on a non-loopback host [OCR_API_ALLOW_OPEN].
     rate_limit:         requests per minute per key (per client address when open); 0 = off
                         [OCR_API_RATE_LIMIT, default 10].
+    auth_fail_limit:    failed authentications per minute per client address before 429
+                        (slows key guessing); 0 = off [OCR_API_AUTH_FAIL_LIMIT, default 30].
     max_body_bytes:     request body cap, checked before reading [OCR_API_MAX_BODY_BYTES, 5 MiB].
     request_timeout_s:  time limit for decoding + recognition of one request [OCR_API_TIMEOUT_S, 30].
     max_batch:          images per batch request [OCR_API_MAX_BATCH, 16].
@@ -98,6 +100,7 @@ class ApiSettings:
     api_keys: frozenset[str] = frozenset()
     allow_open: bool = False
     rate_limit: int = 10
+    auth_fail_limit: int = 30
     max_body_bytes: int = 5 * MB
     request_timeout_s: float = 30.0
     max_batch: int = 16
@@ -120,6 +123,7 @@ class ApiSettings:
             api_keys=frozenset(keys),
             allow_open=_env_bool("OCR_API_ALLOW_OPEN"),
             rate_limit=_env_int("OCR_API_RATE_LIMIT", 10),
+            auth_fail_limit=_env_int("OCR_API_AUTH_FAIL_LIMIT", 30),
             max_body_bytes=_env_int("OCR_API_MAX_BODY_BYTES", 5 * MB, low=1),
             request_timeout_s=_env_float("OCR_API_TIMEOUT_S", 30.0),
             max_batch=_env_int("OCR_API_MAX_BATCH", 16, low=1),
