@@ -16,8 +16,9 @@ def align_many(
 ) -> list[tuple[list[tuple[int, int]], list[float]]]:
     """Best single alignment of each labelling (no blanks) to logprobs (T, C), blank = 0, batched.
 
-    Returns, per labelling, per-label frame spans [start, end) and confidences (the label's highest
-    probability within its frames). Raises ValueError if a labelling cannot fit in T frames.
+    Returns, per labelling, per-label frame spans [start, end) (disjoint, increasing, within [0, T))
+    and confidences (the label's highest probability within its aligned frames, in [0, 1]).
+    Raises ValueError if a labelling cannot fit in T frames (a repeated label needs a blank between).
     """
     t_len = logprobs.shape[0]
     out: list[tuple[list[tuple[int, int]], list[float]]] = [([], []) for _ in labellings]
@@ -36,45 +37,50 @@ def align_many(
     skip = np.zeros((b, s_len), dtype=bool)
     skip[:, 3::2] = ext[:, 3::2] != ext[:, 1:-2:2]
     skip &= valid
-    emit = np.where(valid[None], logprobs[:, ext], NEG)  # (T, b, S)
-    score = np.full((b, s_len), NEG)
-    score[:, 0] = emit[0, :, 0]
-    score[:, 1] = emit[0, :, 1]
-    back = np.zeros((t_len, b, s_len), dtype=np.int8)  # 0 stay, 1 from s-1, 2 from s-2
-    p1 = np.full((b, s_len), NEG)
-    p2 = np.full((b, s_len), NEG)
-    skip2 = skip[:, 2:]
-    no_skip = np.full((b, s_len - 2), NEG)
+    emit = np.where(valid[None], logprobs[:, ext].astype(np.float64), NEG)  # (T, b, S)
+    # hist[t, r, 2 + s]: best log score of a path for labelling r in state s at frame t (two NEG columns
+    # on the left stand for "no predecessor", so each step is three whole-array ufunc calls)
+    hist = np.full((t_len, b, s_len + 2), NEG)
+    hist[0, :, 2:4] = emit[0, :, :2]
+    skip2 = skip.copy()  # where s-2 -> s is allowed
     for t in range(1, t_len):
-        p1[:, 1:] = score[:, :-1]
-        np.copyto(p2[:, 2:], np.where(skip2, score[:, :-2], no_skip))
-        from1 = p1 > score
-        best = np.maximum(p1, score)
-        from2 = p2 > best
-        back[t] = np.where(from2, 2, from1)
-        score = np.maximum(p2, best) + emit[t]
+        prev, cur = hist[t - 1], hist[t, :, 2:]
+        np.maximum(prev[:, 2:], prev[:, 1:-1], out=cur)
+        np.maximum(cur, prev[:, :-2], out=cur, where=skip2)
+        cur += emit[t]
+    hist = hist[:, :, 2:]
+    skip_rows = skip.tolist()
     for row, i in enumerate(todo):
-        lab = list(labellings[i])
-        last = 2 * len(lab)
-        end = last if score[row, last] >= score[row, last - 1] else last - 1
-        if score[row, end] <= NEG / 2:
-            raise ValueError(f"{len(lab)} labels cannot be aligned to {t_len} frames")
-        states = np.empty(t_len, dtype=np.int64)
-        s = end
-        for t in range(t_len - 1, -1, -1):
+        n_lab = len(labellings[i])
+        last = 2 * n_lab
+        h = hist[:, row, :last + 1].tolist()
+        s = last if h[-1][last] >= h[-1][last - 1] else last - 1
+        if h[-1][s] <= NEG / 2:
+            raise ValueError(f"{n_lab} labels cannot be aligned to {t_len} frames")
+        states = [0] * t_len
+        sk = skip_rows[row]
+        for t in range(t_len - 1, 0, -1):  # backtrack: the best predecessor (stay, then s-1, then s-2)
             states[t] = s
-            s -= int(back[t, row, s])
-        label_of_frame = np.where(states % 2 == 1, states // 2, -1)
-        spans: list[tuple[int, int]] = []
-        confs: list[float] = []
-        for k, c in enumerate(lab):
-            frames = np.flatnonzero(label_of_frame == k)
-            spans.append((int(frames[0]), int(frames[-1]) + 1))
-            confs.append(float(min(1.0, np.exp(logprobs[frames, c].max()))))
-        out[i] = (spans, confs)
+            p = h[t - 1]
+            best_s, best_v = s, p[s]
+            if s >= 1 and p[s - 1] > best_v:
+                best_s, best_v = s - 1, p[s - 1]
+            if s >= 2 and sk[s] and p[s - 2] > best_v:
+                best_s = s - 2
+            s = best_s
+        states[0] = s
+        st = np.asarray(states)
+        frames = np.flatnonzero(st % 2 == 1)  # frames spent on labels; label k is state 2k + 1
+        k_of = st[frames] // 2
+        first = np.flatnonzero(np.diff(k_of, prepend=-1))  # run starts; one run per label
+        vals = emit[frames, row, st[frames]]
+        conf = np.exp(np.maximum.reduceat(vals, first))
+        run_end = np.append(first[1:], frames.size) - 1
+        spans = [(int(a), int(e) + 1) for a, e in zip(frames[first], frames[run_end], strict=True)]
+        out[i] = (spans, [min(1.0, float(c)) for c in conf])
     return out
 
 
 def align(logprobs: np.ndarray, labels: Sequence[int]) -> tuple[list[tuple[int, int]], list[float]]:
-    """Best single alignment of one labelling; see align_many."""
+    """Best single alignment of one labelling to logprobs (T, C); see align_many."""
     return align_many(logprobs, [labels])[0]
