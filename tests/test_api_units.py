@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from fastapi.testclient import TestClient
@@ -94,9 +95,7 @@ def test_serve_command_refuses_open_public_bind_before_binding(
 ) -> None:
     import uvicorn
 
-    def never(*args: object, **kwargs: object) -> None:
-        raise AssertionError("uvicorn.run must not be reached")
-
+    never = mock.Mock(side_effect=AssertionError("uvicorn.run must not be reached"))
     monkeypatch.setattr(uvicorn, "run", never)
     monkeypatch.delenv("OCR_API_KEYS", raising=False)
     monkeypatch.delenv("OCR_API_KEYS_FILE", raising=False)
@@ -105,6 +104,7 @@ def test_serve_command_refuses_open_public_bind_before_binding(
     args = parser.parse_args(["serve", "--host", "0.0.0.0", "--port", "9"])
     with pytest.raises(ApiConfigError):
         args.func(args)
+    never.assert_not_called()
     keys = tmp_path / "keys"
     keys.write_text("# comment\n\n  k1  \nk2\n")
     monkeypatch.setenv("OCR_API_RATE_LIMIT", "7")
