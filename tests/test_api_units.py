@@ -282,3 +282,14 @@ def test_timeout_504_busy_503_and_500_without_internals(monkeypatch: pytest.Monk
                                                              "message": "internal server error"}}
     finally:
         release.set()
+
+
+@pytest.mark.skipif(not available("ppocr-v4")[0], reason="ppocr-v4 is not installed")
+def test_pixel_limit_applies_to_the_whole_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    line = base64.b64encode(png_bytes("今天")).decode()  # about 80 x 48 = 3,840 px
+    monkeypatch.setenv("OCR_MAX_PIXELS", "5000")
+    settings = ApiSettings(rate_limit=0, preload=("none",))
+    with TestClient(api_app.create_app(settings)) as c:
+        assert c.post("/api/v1/ocr/batch", json={"images": [line], "engine": "ppocr-v4"}).status_code == 200
+        r = c.post("/api/v1/ocr/batch", json={"images": [line, line], "engine": "ppocr-v4"})
+        assert r.status_code == 400 and r.json()["error"]["message"].startswith("image 2:")

@@ -176,18 +176,22 @@ def _decoder_config(opts: OcrOptions):  # -> ocr.decoding.DecoderConfig
 def _recognize(st: ApiState, inputs: list[_Input], opts: OcrOptions, engine_name: str) -> list[OcrResult]:
     """Fetch/decode the images, run the engine once over all of them, shape the results."""
     from ocr.engines.registry import load_engine
-    from ocr.imageio import load_image
+    from ocr.imageio import load_image, max_pixels_limit
     from ocr.pipeline import recognize_batch
 
     t0 = time.perf_counter()
     images: list[np.ndarray] = []
+    budget = max_pixels_limit()  # the library's decompression-bomb limit, for the whole request
     for i, item in enumerate(inputs):
         data = item.data if item.url is None else st.fetcher.fetch(item.url)
+        if budget < 1:
+            raise ImageError(f"image {i + 1}: the batch already holds {max_pixels_limit()} pixels, the limit")
         try:
-            images.append(load_image(data or b""))
+            images.append(load_image(data or b"", max_pixels=budget))
         except ImageError as exc:
             prefix = f"image {i + 1}: " if len(inputs) > 1 else ""
             raise ImageError(prefix + str(exc)) from None
+        budget -= images[-1].shape[0] * images[-1].shape[1]
     engine = load_engine(engine_name)
     recs = recognize_batch(images, engine, _decoder_config(opts))
     elapsed = (time.perf_counter() - t0) * 1000 / max(len(inputs), 1)
@@ -223,7 +227,7 @@ def _b64(value: str, what: str) -> bytes:
     if value.startswith("data:"):
         head, sep, value = value.partition(",")
         if not sep or not head.endswith(";base64"):
-            raise ApiError(400, "invalid_image", f"{what}: a data: URL must be base64 (data:...;base64,...)")
+            raise ApiError(400, "invalid_base64", f"{what}: a data: URL must be base64 (data:...;base64,...)")
     try:
         return base64.b64decode("".join(value.split()), validate=True)
     except (binascii.Error, ValueError):
