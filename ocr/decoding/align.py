@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -38,46 +39,60 @@ def align_many(
     skip[:, 3::2] = ext[:, 3::2] != ext[:, 1:-2:2]
     skip &= valid
     emit = np.where(valid[None], logprobs[:, ext].astype(np.float64), NEG)  # (T, b, S)
-    # hist[t, r, 2 + s]: best log score of a path for labelling r in state s at frame t (two NEG columns
-    # on the left stand for "no predecessor", so each step is three whole-array ufunc calls)
-    hist = np.full((t_len, b, s_len + 2), NEG)
-    hist[0, :, 2:4] = emit[0, :, :2]
-    skip2 = skip.copy()  # where s-2 -> s is allowed
+    # One flat row per frame: each labelling's S states after two always-NEG columns ("no predecessor"),
+    # so a step is three whole-row ufunc calls on views made up front. hist[t, r, 2 + s] is the best log
+    # score of a path for labelling r in state s at frame t.
+    width = s_len + 2
+    emit_pad = np.full((t_len, b, width), NEG)
+    emit_pad[:, :, 2:] = emit
+    emit_rows = list(emit_pad.reshape(t_len, b * width)[:, 2:])
+    skip_pad = np.zeros((b, width), dtype=bool)
+    skip_pad[:, 2:] = skip
+    skip_flat = skip_pad.reshape(-1)[2:]
+    hist = np.full((t_len, b * width), NEG)
+    hist.reshape(t_len, b, width)[0, :, 2:4] = emit[0, :, :2]
+    same = list(hist[:, 2:])
+    one_back = list(hist[:, 1:-1])
+    two_back = list(hist[:, :-2])
     for t in range(1, t_len):
-        prev, cur = hist[t - 1], hist[t, :, 2:]
-        np.maximum(prev[:, 2:], prev[:, 1:-1], out=cur)
-        np.maximum(cur, prev[:, :-2], out=cur, where=skip2)
-        cur += emit[t]
-    hist = hist[:, :, 2:]
-    skip_rows = skip.tolist()
+        cur = same[t]
+        np.maximum(same[t - 1], one_back[t - 1], out=cur)
+        np.maximum(cur, two_back[t - 1], out=cur, where=skip_flat)
+        cur += emit_rows[t]
+    h_all = hist.reshape(t_len, b, width).tolist()  # h_all[t][r][2 + s]
+    skip_rows = skip_pad.tolist()
+    at = logprobs.item
     for row, i in enumerate(todo):
-        n_lab = len(labellings[i])
-        last = 2 * n_lab
-        h = hist[:, row, :last + 1].tolist()
-        s = last if h[-1][last] >= h[-1][last - 1] else last - 1
-        if h[-1][s] <= NEG / 2:
+        lab = labellings[i]
+        n_lab = len(lab)
+        s = 2 + 2 * n_lab  # padded index of the final blank state
+        final = h_all[t_len - 1][row]
+        if final[s - 1] > final[s]:
+            s -= 1
+        if final[s] <= NEG / 2:
             raise ValueError(f"{n_lab} labels cannot be aligned to {t_len} frames")
-        states = [0] * t_len
         sk = skip_rows[row]
-        for t in range(t_len - 1, 0, -1):  # backtrack: the best predecessor (stay, then s-1, then s-2)
-            states[t] = s
-            p = h[t - 1]
-            best_s, best_v = s, p[s]
-            if s >= 1 and p[s - 1] > best_v:
-                best_s, best_v = s - 1, p[s - 1]
-            if s >= 2 and sk[s] and p[s - 2] > best_v:
-                best_s = s - 2
-            s = best_s
-        states[0] = s
-        st = np.asarray(states)
-        frames = np.flatnonzero(st % 2 == 1)  # frames spent on labels; label k is state 2k + 1
-        k_of = st[frames] // 2
-        first = np.flatnonzero(np.diff(k_of, prepend=-1))  # run starts; one run per label
-        vals = emit[frames, row, st[frames]]
-        conf = np.exp(np.maximum.reduceat(vals, first))
-        run_end = np.append(first[1:], frames.size) - 1
-        spans = [(int(a), int(e) + 1) for a, e in zip(frames[first], frames[run_end], strict=True)]
-        out[i] = (spans, [min(1.0, float(c)) for c in conf])
+        starts = [0] * n_lab
+        ends = [0] * n_lab
+        best = [NEG] * n_lab
+        for t in range(t_len - 1, -1, -1):  # backtrack; label k is state 2k + 1 (padded 2k + 3)
+            if s % 2 == 1:
+                k = (s - 3) // 2
+                if ends[k] == 0:
+                    ends[k] = t + 1
+                starts[k] = t
+                v = at(t, lab[k])
+                if v > best[k]:
+                    best[k] = v
+            if t:
+                p = h_all[t - 1][row]  # best predecessor: stay, then s-1, then s-2 (first maximum)
+                best_s, best_v = s, p[s]
+                if p[s - 1] > best_v:
+                    best_s, best_v = s - 1, p[s - 1]
+                if sk[s] and p[s - 2] > best_v:
+                    best_s = s - 2
+                s = best_s
+        out[i] = (list(zip(starts, ends, strict=True)), [min(1.0, math.exp(x)) for x in best])
     return out
 
 

@@ -117,53 +117,62 @@ def prefix_beam_search(
             val = lm_cache[key] = lm_weight * lm.score(chars, charset[c]) + length_bonus
         return val
 
-    # beams: node -> (log P(prefix, path ends in blank), log P(prefix, path ends in its last label))
-    beams: dict[int, tuple[float, float]] = {0: (0.0, NEG_INF)}
+    # beams: node -> (log P(prefix, paths ending in blank), .. ending in its last label, log P(prefix))
+    beams: dict[int, tuple[float, float, float]] = {0: (0.0, NEG_INF, 0.0)}
+    log1p, exp = math.log1p, math.exp
     for t in range(t_len):
         blank = blank_col[t]
-        totals = {n: _lse(pb, pnb) for n, (pb, pnb) in beams.items()}
         kids: dict[int, set[int]] = {}  # node -> labels of its children that are in the beam
         # entries: (rank, index); index < 0 is an existing node -index - 1, else new_items[index]
         ranked: list[tuple[float, int]] = []
-        stay: dict[int, tuple[float, float]] = {}
-        for node, (_pb, pnb) in beams.items():
+        stay: dict[int, tuple[float, float, float]] = {}
+        for node, (_pb, pnb, total) in beams.items():
             # staying: a blank, or the last label repeated without a blank (same prefix)
-            new_b = totals[node] + blank
-            new_nb = pnb + at(t, last_label[node]) if node else NEG_INF
-            par = parent[node]
-            if par in beams:  # the parent's extension by this node's label lands here too
+            new_b = total + blank
+            if node:
                 c = last_label[node]
-                kids.setdefault(par, set()).add(c)
-                base = beams[par][0] if c == last_label[par] else totals[par]
-                new_nb = _lse(new_nb, base + at(t, c))
-            stay[node] = (new_b, new_nb)
-            ranked.append((_lse(new_b, new_nb) + fused[node], -node - 1))
+                new_nb = pnb + at(t, c)
+                par = parent[node]
+                if par in beams:  # the parent's extension by this node's label lands here too
+                    kids.setdefault(par, set()).add(c)
+                    par_b, _, par_total = beams[par]
+                    new_nb = _lse(new_nb, (par_b if c == last_label[par] else par_total) + at(t, c))
+                # new_total = log(exp(new_b) + exp(new_nb)), inlined
+                if new_b >= new_nb:
+                    new_total = new_b if new_nb == NEG_INF else new_b + log1p(exp(new_nb - new_b))
+                else:
+                    new_total = new_nb if new_b == NEG_INF else new_nb + log1p(exp(new_b - new_nb))
+            else:
+                new_nb, new_total = NEG_INF, new_b
+            stay[node] = (new_b, new_nb, new_total)
+            ranked.append((new_total + fused[node], -node - 1))
         # Exact pruning: these ranks are final; once the beam is full, a new prefix scoring below the
         # W-th of them (theta) cannot enter it. A new prefix scores base + p + fused[parent] + (its LM
         # term <= bonus_max), and candidates are sorted by p, so each parent stops at its first miss.
+        lo, hi = bounds[t], bounds[t + 1]
+        if lo == hi:  # no candidate label at this frame: the beam keeps its prefixes
+            beams = stay
+            continue
         theta = heapq.nlargest(beam_width, ranked)[-1][0] if len(ranked) >= beam_width else NEG_INF
         new_items: list[tuple[int, int, float]] = []  # (parent node, label, log P of paths ending in it)
-        lo, hi = bounds[t], bounds[t + 1]
-        if lo < hi:
-            for node, (pb, _pnb) in beams.items():
-                total = totals[node]
-                floor = theta - fused[node] - bonus_max
-                last = last_label[node]
-                in_beam = kids.get(node, ())
-                for i in range(lo, hi):
-                    p = cand_p[i]
-                    if total + p < floor:
-                        break
-                    c = cand_labels[i]
-                    if c in in_beam:
-                        continue  # already merged above
-                    base = pb if c == last else total  # a repeat only extends paths that ended in blank
-                    if base == NEG_INF:
-                        continue
-                    rank = base + p + fused[node] + (lm_term(node, c) if use_lm else 0.0)
-                    if rank >= theta:
-                        ranked.append((rank, len(new_items)))
-                        new_items.append((node, c, base + p))
+        for node, (pb, _pnb, total) in beams.items():
+            floor = theta - fused[node] - bonus_max
+            last = last_label[node]
+            in_beam = kids.get(node, ())
+            for i in range(lo, hi):
+                p = cand_p[i]
+                if total + p < floor:
+                    break
+                c = cand_labels[i]
+                if c in in_beam:
+                    continue  # already merged above
+                base = pb if c == last else total  # a repeat only extends paths that ended in blank
+                if base == NEG_INF:
+                    continue
+                rank = base + p + fused[node] + (lm_term(node, c) if use_lm else 0.0)
+                if rank >= theta:
+                    ranked.append((rank, len(new_items)))
+                    new_items.append((node, c, base + p))
         if len(ranked) > beam_width:
             ranked = heapq.nlargest(beam_width, ranked)
         beams = {}
@@ -181,9 +190,9 @@ def prefix_beam_search(
             else:
                 fused.append(0.0)
                 lm_ctx.append(())
-            beams[new] = (NEG_INF, score)
+            beams[new] = (NEG_INF, score, score)
     # prefixes with no surviving path (e.g. a repeat that never saw a blank) have probability 0
-    alive = [(_lse(*pr) + fused[node], node) for node, pr in beams.items() if _lse(*pr) > NEG_INF]
+    alive = [(total + fused[node], node) for node, (_, _, total) in beams.items() if total > NEG_INF]
     final = heapq.nlargest(nbest, alive)
     prefixes = []
     for _, node in final:
