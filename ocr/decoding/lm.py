@@ -5,12 +5,15 @@ financial uppercase amounts (`python -m ocr build-lm`)
 and stored in ocr/data/ as one compressed npz: per order, sorted packed code-point keys (21 bits per
 character) and float16 log-probabilities, plus Witten-Bell back-off weights per history.
 
-Model: interpolated Witten-Bell. Counts are n-grams inside words, weighted by word frequency, with a
-word-start marker (BOS), so P(c | BOS) is the word-initial distribution; lines are scored from BOS.
-Contexts that cross word boundaries are unseen in training and back off to shorter ones.
-Only CJK ideographs are modelled: anything else (Latin, digits, punctuation) and unseen ideographs get a
-flat log-probability OOV_LOGP (log 1e-4, near a typical character's), so the LM neither favours nor
-crushes non-Chinese text; a context is cut after its last non-CJK character.
+Model: interpolated Witten-Bell over characters of words, weighted by word frequency, each word framed
+by a word-start marker (BOS) and a word-end marker (EOW). Word boundaries in a line are unknown, so a
+character is scored as "continues the current word or the current word ends and a new one starts":
+    P(c | h) = P_wb(c | h) + P_wb(EOW | h) * P_wb(c | BOS)
+which still sums to ~1 over the vocabulary (exactly 1 - P(EOW | h) * P(EOW | BOS)). Without the second
+term every cross-word pair is an unseen n-gram and backs off to near nothing (log P ~ -19 for 的→未).
+Lines are scored from BOS. Only CJK ideographs are modelled: anything else (Latin, digits, punctuation)
+and unseen ideographs get a flat log-probability OOV_LOGP (log 1e-4, near a typical character's), so
+the LM neither favours nor crushes non-Chinese text; after a non-CJK character a new word starts (BOS).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ __all__ = ["DEFAULT_LM_PATH", "CharNgramLM", "build_lm", "is_cjk", "load_default
 
 DEFAULT_LM_PATH = Path(__file__).resolve().parents[1] / "data" / "lm_jieba_char3.npz"
 BOS = "\x02"
+EOW = "\x03"
 OOV_LOGP = math.log(1e-4)
 _BITS = 21
 
@@ -81,7 +85,7 @@ def build_lm(out: Path = DEFAULT_LM_PATH, order: int = 3, min_count: float = 2.0
     for word, freq in _jieba_words() + _amount_lines():
         if not all(is_cjk(c) for c in word):
             continue  # words with Latin/digits: those characters are outside the LM's vocabulary
-        seq = BOS + word
+        seq = BOS + word + EOW
         for n in range(1, order + 1):
             for i in range(1 if n == 1 else 0, len(seq) - n + 1):
                 gram = seq[i:i + n]
@@ -176,19 +180,21 @@ class CharNgramLM:
     def score(self, context: tuple[str, ...] | str, next_char: str) -> float:
         """Natural-log P(next_char | context); context is the characters before it in the line
         (only the last order-1 are used; the line start is prepended)."""
-        ctx = (BOS + "".join(context))[-(self.order - 1):] if self.order > 1 else ""
-        # a context with characters outside the code-point packing or multi-char tokens backs off
         if len(next_char) != 1 or not is_cjk(next_char):
             return OOV_LOGP
-        # the context starts after the last non-CJK character (such contexts were never counted)
-        for i in range(len(ctx) - 1, -1, -1):
-            if ctx[i] != BOS and (len(ctx[i]) != 1 or not is_cjk(ctx[i])):
-                ctx = ctx[i + 1:]
+        chars = list(context)[-(self.order - 1):] if self.order > 1 else []
+        # the context starts after the last non-CJK character (or multi-character token): a new word
+        for i in range(len(chars) - 1, -1, -1):
+            if len(chars[i]) != 1 or not is_cjk(chars[i]):
+                chars = chars[i + 1:]
                 break
+        ctx = (BOS + "".join(chars))[-(self.order - 1):] if self.order > 1 else ""
         key = (ctx, next_char)
         val = self._cache.get(key)
         if val is None:
             val = self._logp(ctx, next_char)
+            if self.order > 1 and ctx != BOS:  # or the word ends here and c starts the next one
+                val = float(np.logaddexp(val, self._logp(ctx, EOW) + self._logp(BOS, next_char)))
             with self._lock:
                 self._cache[key] = val
         return val
