@@ -195,6 +195,7 @@ class CharNgramLM:
             val = self._logp(ctx, next_char)
             if self.order > 1 and ctx != BOS:  # or the word ends here and c starts the next one
                 val = float(np.logaddexp(val, self._logp(ctx, EOW) + self._logp(BOS, next_char)))
+            val = min(val, 0.0)  # float16 rounding can nudge a near-certain log-probability above 0
             with self._lock:
                 self._cache[key] = val
         return val
