@@ -375,7 +375,9 @@ def _augment_canvas(img: Image.Image, rng: np.random.Generator, ink: int, paper:
         a = a * (1 - s * level) + s * level * float(rng.uniform(60, 140))
     # rotation / perspective
     if rng.random() < 0.35:
-        angle = float(rng.normal(0, 0.8))
+        # limit the tilt so the line ends move at most 8% of the height (long lines stay in the crop)
+        limit = math.degrees(math.atan(0.16 * h / w))
+        angle = float(np.clip(rng.normal(0, 0.8), -limit, limit))
         m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
         a = cv2.warpAffine(a, m, (w, h), borderMode=cv2.BORDER_REPLICATE, flags=cv2.INTER_LINEAR)
     if rng.random() < 0.2:
