@@ -1,8 +1,9 @@
 """Benchmark engines x decoders on a labelled set: accuracy (line acc, CER, 1-NED) and latency.
 
 Latency is per line: preprocess + model + decode of one line at a time (image decoding from disk is
-excluded), after one warm-up call. With batch_size > 1 a second, batched pass measures throughput
-(lines_per_s); otherwise lines_per_s = lines / total single-line time.
+excluded), after one warm-up call. The model runs once per line and engine; each decoder's latency is
+that shared preprocess + model time plus its own decode time. With batch_size > 1 a second, batched
+pass measures throughput (lines_per_s); otherwise lines_per_s = lines / total single-line time.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ import numpy as np
 
 from ocr.datasets import LabelledSet, Sample
 from ocr.decoding import DecoderConfig
+from ocr.engines.base import Engine
 from ocr.engines.registry import load_engine
 from ocr.errors import OCRError
 from ocr.imageio import load_image
 from ocr.metrics import DEFAULT_NORM, Normalization, cer, score_lines
-from ocr.pipeline import recognize, recognize_batch
+from ocr.pipeline import Recognition, recognize, recognize_batch, recognize_each_decoder
 from ocr.preprocess import PreprocessConfig
 
 __all__ = ["LENGTH_BUCKETS", "BenchResult", "SampleResult", "run_bench"]
@@ -79,21 +81,6 @@ def _bucket_cer(pairs: list[tuple[str, str]], norm: Normalization) -> dict[str, 
     return out
 
 
-def _plan(
-    engines: list[str], decoders: list[str], template: DecoderConfig
-) -> list[tuple[str, DecoderConfig | None]]:
-    """engine x decoder pairs; a text-only engine runs once (decoder None)."""
-    from ocr.engines.registry import ENGINES
-
-    plan: list[tuple[str, DecoderConfig | None]] = []
-    for name in engines:
-        if not ENGINES[name].has_ctc:
-            plan.append((name, None))
-        else:
-            plan.extend((name, replace(template, method=d)) for d in decoders)
-    return plan
-
-
 def run_bench(
     lset: LabelledSet,
     engines: list[str],
@@ -124,65 +111,88 @@ def run_bench(
             images[s.key] = load_image(s.image_path)  # type: ignore[arg-type]
         except OCRError as exc:
             failures[s.key] = str(exc)
-    plan = _plan(engines, decoders, decoder_template or DecoderConfig())
-    total = len(plan) * len(lset.samples)
+    template = decoder_template or DecoderConfig()
+    per_engine = {name: ([replace(template, method=d) for d in decoders] if ENGINES[name].has_ctc else [None])
+                  for name in engines}
+    total = len(engines) * len(lset.samples)
     done = 0
     results: list[BenchResult] = []
-    for name, dec in plan:
+    for name in engines:
         engine = loaded[name]
-        label = dec.method if dec is not None else "text"
-        rows: list[SampleResult] = []
-        ok_keys = [s for s in lset.samples if s.key in images]
-        if ok_keys:  # warm-up: lazy init must not count as latency
-            recognize(images[ok_keys[0].key], engine, dec, preprocess_config)
+        decs = per_engine[name]
+        rows: dict[int, list[SampleResult]] = {i: [] for i in range(len(decs))}
+        ok = [s for s in lset.samples if s.key in images]
+        if ok:  # warm-up: lazy init must not count as latency
+            _recognize_all(images[ok[0].key], engine, decs, preprocess_config)
         for s in lset.samples:
-            rows.append(_run_one(s, images, failures, engine, dec, preprocess_config, norm))
+            for i, row in enumerate(_run_one(s, images, failures, engine, decs, preprocess_config, norm)):
+                rows[i].append(row)
             done += 1
             if progress:
-                progress(done, total, f"{name}/{label}")
-        timed = [r for r in rows if r.ms is not None]
-        ms = np.array([r.ms for r in timed]) if timed else np.zeros(1)
-        pairs = [(r.label, r.prediction) for r in timed]
-        sc = score_lines(pairs, norm)
-        lines_per_s = len(timed) / (ms.sum() / 1000) if timed and ms.sum() > 0 else 0.0
-        if batch_size > 1 and timed:
-            lines_per_s = _throughput([images[r.key] for r in timed], engine, dec, preprocess_config,
-                                      batch_size)
-        results.append(BenchResult(
-            engine=name, decoder=label, n=sc.n, line_acc=sc.line_acc, cer=sc.cer, ned=sc.ned,
-            p50_ms=float(np.percentile(ms, 50)), p95_ms=float(np.percentile(ms, 95)),
-            lines_per_s=lines_per_s, batch_size=batch_size, failed=len(rows) - len(timed),
-            cer_by_length=_bucket_cer(pairs, norm), samples=rows,
-        ))
+                progress(done, total, name)
+        for i, dec in enumerate(decs):
+            results.append(_summarise(name, dec, rows[i], images, engine, preprocess_config, batch_size,
+                                      norm))
     return results
+
+
+def _recognize_all(
+    image: np.ndarray, engine: Engine, decs: list[DecoderConfig | None], pre: PreprocessConfig | None
+) -> list[Recognition]:
+    if decs == [None]:
+        return [recognize(image, engine, None, pre)]
+    return recognize_each_decoder(image, engine, decs, pre)  # type: ignore[arg-type]
+
+
+def _summarise(
+    name: str, dec: DecoderConfig | None, rows: list[SampleResult], images: dict[str, np.ndarray],
+    engine: Engine, pre: PreprocessConfig | None, batch_size: int, norm: Normalization,
+) -> BenchResult:
+    timed = [r for r in rows if r.ms is not None]
+    ms = np.array([r.ms for r in timed]) if timed else np.zeros(1)
+    pairs = [(r.label, r.prediction) for r in timed]
+    sc = score_lines(pairs, norm)
+    lines_per_s = len(timed) / (ms.sum() / 1000) if timed and ms.sum() > 0 else 0.0
+    if batch_size > 1 and timed:
+        lines_per_s = _throughput([images[r.key] for r in timed], engine, dec, pre, batch_size)
+    return BenchResult(
+        engine=name, decoder=dec.method if dec is not None else "text", n=sc.n, line_acc=sc.line_acc,
+        cer=sc.cer, ned=sc.ned, p50_ms=float(np.percentile(ms, 50)), p95_ms=float(np.percentile(ms, 95)),
+        lines_per_s=lines_per_s, batch_size=batch_size, failed=len(rows) - len(timed),
+        cer_by_length=_bucket_cer(pairs, norm), samples=rows,
+    )
 
 
 def _run_one(
     s: Sample,
     images: dict[str, np.ndarray],
     failures: dict[str, str],
-    engine: object,
-    dec: DecoderConfig | None,
+    engine: Engine,
+    decs: list[DecoderConfig | None],
     pre: PreprocessConfig | None,
     norm: Normalization,
-) -> SampleResult:
+) -> list[SampleResult]:
+    """One sample through the engine once and every decoder; a row per decoder."""
+    def failed(msg: str | None) -> list[SampleResult]:
+        return [SampleResult(s.key, s.text, "", None, None, error=msg, warning=s.warning) for _ in decs]
+
     if s.error is not None or s.key not in images:
-        return SampleResult(s.key, s.text, "", None, None, error=s.error or failures.get(s.key),
-                            warning=s.warning)
+        return failed(s.error or failures.get(s.key))
     try:
-        rec = recognize(images[s.key], engine, dec, pre)  # type: ignore[arg-type]
+        recs = _recognize_all(images[s.key], engine, decs, pre)
     except OCRError as exc:
-        return SampleResult(s.key, s.text, "", None, None, error=str(exc), warning=s.warning)
+        return failed(str(exc))
     except Exception as exc:  # a bug on one line is reported on that row, not a crash of the whole run
-        msg = f"internal error: {type(exc).__name__}: {exc}"
-        return SampleResult(s.key, s.text, "", None, None, error=msg, warning=s.warning)
-    conf = rec.best.mean_confidence if rec.best is not None else None
-    return SampleResult(s.key, s.text, rec.text, cer(s.text, rec.text, norm), rec.elapsed_ms, conf,
-                        warning=s.warning)
+        return failed(f"internal error: {type(exc).__name__}: {exc}")
+    return [
+        SampleResult(s.key, s.text, rec.text, cer(s.text, rec.text, norm), rec.elapsed_ms,
+                     rec.best.mean_confidence if rec.best is not None else None, warning=s.warning)
+        for rec in recs
+    ]
 
 
 def _throughput(
-    images: list[np.ndarray], engine: object, dec: DecoderConfig | None, pre: PreprocessConfig | None,
+    images: list[np.ndarray], engine: Engine, dec: DecoderConfig | None, pre: PreprocessConfig | None,
     batch_size: int,
 ) -> float:
     """Lines/s of batched recognition (batches sorted by aspect ratio to limit padding)."""
@@ -190,5 +200,5 @@ def _throughput(
     t0 = time.perf_counter()
     for start in range(0, len(order), batch_size):
         batch = [images[i] for i in order[start:start + batch_size]]
-        recognize_batch(batch, engine, dec, pre)  # type: ignore[arg-type]
+        recognize_batch(batch, engine, dec, pre)
     return len(images) / (time.perf_counter() - t0)

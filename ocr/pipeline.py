@@ -12,7 +12,7 @@ from ocr.engines.base import Engine
 from ocr.preprocess import PreprocessConfig, Preprocessed, preprocess
 from ocr.types import Decoded
 
-__all__ = ["Recognition", "recognize", "recognize_batch"]
+__all__ = ["Recognition", "recognize", "recognize_batch", "recognize_each_decoder"]
 
 
 @dataclass(frozen=True)
@@ -107,3 +107,35 @@ def recognize(
 ) -> Recognition:
     """Recognize one line image (H, W, 3) uint8 RGB."""
     return recognize_batch([image], engine, decoder, preprocess_config)[0]
+
+
+def recognize_each_decoder(
+    image: np.ndarray,
+    engine: Engine,
+    decoders: list[DecoderConfig],
+    preprocess_config: PreprocessConfig | None = None,
+) -> list[Recognition]:
+    """One line through preprocess + model once, then each decoder on the same matrix.
+
+    Each Recognition's elapsed_ms = the shared preprocess + model time + its own decode time, i.e. what
+    a single call with that decoder costs. A text-only engine gives one Recognition (decoder "text").
+    """
+    if not engine.has_ctc or not decoders:
+        return [recognize(image, engine, decoders[0] if decoders else None, preprocess_config)]
+    config = preprocess_config or PreprocessConfig()
+    t0 = time.perf_counter()
+    pre = preprocess(image, engine.input_spec, config)
+    t1 = time.perf_counter()
+    matrix = engine.logprobs_batch([pre.tensor])[0]
+    t2 = time.perf_counter()
+    out = []
+    for dec in decoders:
+        decoded, decode_ms = _decode_all(engine, [matrix], dec)
+        timings = {"preprocess": (t1 - t0) * 1000, "model": (t2 - t1) * 1000, "decode": decode_ms}
+        nbest = tuple(decoded[0])
+        out.append(Recognition(
+            text=nbest[0].text, engine=engine.name, decoder=dec.method, best=nbest[0], nbest=nbest,
+            logprobs=matrix, charset=engine.charset, pre=pre, elapsed_ms=sum(timings.values()),
+            timings=timings,
+        ))
+    return out
