@@ -65,6 +65,8 @@ __all__ = [
 VERTICAL_RATIO = 1.5
 # The classical detector decides horizontal vs vertical text with a closing this long (char heights).
 ORIENTATION_JOIN = 0.6
+# Fragment merging compares all pairs (n x n arrays); above this many candidate lines it is skipped.
+MAX_MERGE = 3000
 
 
 class UnknownDetector(OCRError):
@@ -640,8 +642,11 @@ class ClassicalDetector(Detector):
                         rects.append(tt)
             else:
                 rects.append(t)
-        rects = self._merge(rects, ch, vertical)
         small = max(self.config.min_char_px, 0.3 * ch)
+        if len(rects) > MAX_MERGE:  # a speckled page: drop specks before the pairwise merge
+            rects = [r for r in rects if max(r[2] - r[0], r[3] - r[1]) >= small]
+        if len(rects) <= MAX_MERGE:
+            rects = self._merge(rects, ch, vertical)
         return [r for r in rects if max(r[2] - r[0], r[3] - r[1]) >= small]
 
     @staticmethod
