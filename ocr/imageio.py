@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from pathlib import Path
 from struct import error as struct_error  # PIL's TIFF/EXIF parsers can raise it
 
@@ -138,7 +139,7 @@ def load_image(source: bytes | str | Path, max_pixels: int | None = None) -> np.
     except UnidentifiedImageError:
         raise ImageError(f"{label}: not a recognised image (expected {_FORMATS_TEXT})") from None
     except Image.DecompressionBombError as exc:
-        raise ImageError(f"{label}: refused as a decompression bomb ({_first_line(exc)})") from None
+        raise ImageError(_bomb_message(label, exc, limit)) from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageError(f"{label}: corrupt image header ({exc})") from None
     with im:
@@ -160,12 +161,20 @@ def load_image(source: bytes | str | Path, max_pixels: int | None = None) -> np.
             oriented = ImageOps.exif_transpose(im) or im
             rgb = _to_rgb(oriented)
         except Image.DecompressionBombError as exc:
-            raise ImageError(f"{label}: refused as a decompression bomb ({_first_line(exc)})") from None
+            raise ImageError(_bomb_message(label, exc, limit)) from None
         except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct_error) as exc:
             raise ImageError(f"{label}: truncated or corrupt {fmt} data ({_first_line(exc)})") from None
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise ImageError(f"{label}: unsupported pixel layout {rgb.shape} {rgb.dtype}")
     return np.ascontiguousarray(rgb)
+
+
+def _bomb_message(label: str, exc: BaseException, limit: int) -> str:
+    """PIL's guard fired before our own header check could: say it in our terms."""
+    found = re.search(r"\((\d+) pixels\)", str(exc))
+    declared = f"{int(found.group(1)) / 1e6:,.0f} megapixels" if found else "too many pixels"
+    return (f"{label}: refused as a decompression bomb: the header declares {declared}; the limit is "
+            f"{limit / 1e6:.1f} megapixels (set OCR_MAX_PIXELS to raise it)")
 
 
 def _first_line(exc: BaseException) -> str:
