@@ -67,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--labels", type=Path, action="append", default=[])
     p.add_argument("--limit", type=int, default=0)
     p.add_argument("--out", type=Path)
+    p.add_argument("--pairs-out", type=Path, help="write every (reference, hypothesis) pair as JSON")
     args = p.parse_args(argv)
     model, meta = load_checkpoint(args.checkpoint)
     if args.mode == "latency":
@@ -74,10 +75,14 @@ def main(argv: list[str] | None = None) -> int:
     else:
         torch.set_num_threads(args.threads)
         result = {"checkpoint": str(args.checkpoint), "steps": meta.get("steps"), "sets": []}
+        all_pairs: list[tuple[str, str]] = []
         for labels in args.labels:
             r, pairs = evaluate(model, labels, meta["charset"], args.limit)  # type: ignore[arg-type]
+            all_pairs += pairs
             result["sets"].append({**asdict(r), "labels": str(labels),  # type: ignore[union-attr]
                                    "errors_sample": [(ref, hyp) for ref, hyp in pairs if ref != hyp][:10]})
+        if args.pairs_out:
+            args.pairs_out.write_text(json.dumps(all_pairs, ensure_ascii=False), encoding="utf-8")
     text = json.dumps(result, ensure_ascii=False, indent=1)
     if args.out:
         args.out.write_text(text + "\n", encoding="utf-8")

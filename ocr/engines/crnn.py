@@ -8,6 +8,7 @@ each item's length to the LSTM, so padding does not leak into an item's recurren
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 
 import numpy as np
@@ -53,7 +54,10 @@ class CrnnEngine(Engine):
         chars = tuple(self.meta["charset"])  # type: ignore[arg-type]
         if chars[0] != "" or charset_sha256(chars) != self.meta["charset_sha256"]:
             raise EngineUnavailable(f"{checkpoint}: charset does not match its recorded sha256")
-        torch.set_num_threads(threads or onnx_threads())  # process-wide: torch has one intra-op pool
+        # process-wide (torch has one intra-op pool). Default 1, not 2: on the shared 2-core machine a
+        # 64x280 line took 92 ms with 1 thread and 1,414 ms with 2 (the LSTM's per-step barriers wait on
+        # a descheduled thread; benchmarks/bench_crnn.py). OCR_THREADS overrides.
+        torch.set_num_threads(threads or (onnx_threads() if os.environ.get("OCR_THREADS") else 1))
         self._torch = torch
         self.name = NAME
         self.title = "Our CRNN"
