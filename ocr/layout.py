@@ -59,6 +59,7 @@ __all__ = [
     "order_points",
     "page_angle",
     "reading_order",
+    "rotate_expanded",
 ]
 
 # A box taller than VERTICAL_RATIO x its width is a vertical text column (several characters).
@@ -547,15 +548,16 @@ def estimate_skew(mask: np.ndarray, max_skew: float = 10.0) -> float:
     return 0.0 if abs(angle) < 0.4 else -round(angle, 2)
 
 
-def _rotate(image: np.ndarray, angle: float, fill: int) -> tuple[np.ndarray, np.ndarray]:
-    """Gray image rotated by `angle` (canvas expanded, filled with `fill`) and the 2x3 affine used."""
+def rotate_expanded(image: np.ndarray, angle: float, fill: int) -> tuple[np.ndarray, np.ndarray]:
+    """Image (gray or RGB) rotated by `angle` degrees counter-clockwise on an expanded canvas filled
+    with gray level `fill`, and the 2x3 affine that maps input points to output points."""
     h, w = image.shape[:2]
     m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
     c, s = abs(m[0, 0]), abs(m[0, 1])
     nw, nh = math.ceil(h * s + w * c), math.ceil(h * c + w * s)
     m[0, 2] += nw / 2 - w / 2
     m[1, 2] += nh / 2 - h / 2
-    out = cv2.warpAffine(image, m, (nw, nh), flags=cv2.INTER_LINEAR, borderValue=fill)
+    out = cv2.warpAffine(image, m, (nw, nh), flags=cv2.INTER_LINEAR, borderValue=(fill, fill, fill))
     return out, m
 
 
@@ -687,7 +689,7 @@ class ClassicalDetector(Detector):
         angle = estimate_skew(ink, cfg.max_skew) if cfg.deskew else 0.0
         if angle:  # rotate the gray page (smooth) and binarise it again
             border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-            gray_r, m = _rotate(gray, -angle, int(np.median(border)))
+            gray_r, m = rotate_expanded(gray, -angle, int(np.median(border)))
             ink, _ = _binarize(gray_r, cfg.binarize)
             stages.append(Stage("deskewed", _ink_view(ink),
                                 f"text skew {angle:+.2f}° (counter-clockwise), rotated back"))

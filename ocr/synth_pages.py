@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw, ImageFont
 
+from ocr.layout import rotate_expanded
 from ocr.synth import Corpus, FontSpec, amount_upper, available_fonts, font_covers
 
 __all__ = ["PAGE_KINDS", "GTLine", "SynthPage", "degrade", "render_page", "sample_pages", "stack_lines"]
@@ -325,13 +326,7 @@ def _empty(rng: np.random.Generator) -> _Page:
 def _rotate(image: np.ndarray, lines: list[GTLine], angle: float,
             paper: int) -> tuple[np.ndarray, list[GTLine]]:
     """Rotate the page by `angle` degrees counter-clockwise (canvas expanded), and its boxes with it."""
-    h, w = image.shape[:2]
-    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
-    c, s = abs(m[0, 0]), abs(m[0, 1])
-    nw, nh = math.ceil(h * s + w * c), math.ceil(h * c + w * s)
-    m[0, 2] += nw / 2 - w / 2
-    m[1, 2] += nh / 2 - h / 2
-    out = cv2.warpAffine(image, m, (nw, nh), flags=cv2.INTER_LINEAR, borderValue=(paper, paper, paper))
+    out, m = rotate_expanded(image, angle, paper)
     moved = [GTLine((g.points @ m[:, :2].T + m[:, 2]).astype(np.float32), g.text, g.vertical) for g in lines]
     return out, moved
 
