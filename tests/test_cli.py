@@ -52,18 +52,42 @@ def test_missing_image_and_unknown_engine(tmp_path: Path) -> None:
     _assert_one_line_error(_run("bench", str(tmp_path / "nothing.tsv")))
 
 
-@pytest.mark.parametrize("name", ["text.png", "empty.png", "bomb.png"])
-def test_bad_images_exit_2(tmp_path: Path, name: str) -> None:
-    path = tmp_path / name
-    if name == "text.png":
+def _bad_image(path: Path, kind: str) -> None:
+    import io
+
+    if kind == "text":
         path.write_text("this is not an image")
-    elif name == "empty.png":
+    elif kind == "empty":
         path.write_bytes(b"")
-    else:
+    elif kind == "bomb":
         from tests.bad_inputs import bomb_png
 
         path.write_bytes(bomb_png(50_000, 50_000))
-    _assert_one_line_error(_run("recognize", str(path)))
+    elif kind in ("truncated-png", "truncated-jpeg"):
+        buf = io.BytesIO()
+        img = Image.fromarray(np.random.default_rng(0).integers(0, 255, (48, 300, 3), dtype=np.uint8))
+        img.save(buf, format="PNG" if kind == "truncated-png" else "JPEG")
+        path.write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
+    else:  # "WxH" too thin
+        w, h = (int(v) for v in kind.split("x"))
+        Image.new("L", (w, h), 255).save(path, format="PNG")
+
+
+@pytest.mark.parametrize("kind", ["text", "empty", "bomb", "truncated-png", "truncated-jpeg",
+                                  "1x1", "1x5000", "5000x1"])
+def test_bad_images_exit_2(tmp_path: Path, kind: str) -> None:
+    path = tmp_path / f"bad-{kind}.png"
+    _bad_image(path, kind)
+    _assert_one_line_error(_run("recognize", str(path), "--engine", "tesseract"))
+
+
+@pytest.mark.skipif(not available("ppocr-v4")[0], reason="ppocr-v4 engine unavailable")
+@pytest.mark.parametrize("color", ["white", "black"])
+def test_blank_images_give_empty_text(tmp_path: Path, color: str, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / f"{color}.png"
+    Image.new("RGB", (300, 48), color).save(path)
+    assert main(["recognize", str(path), "--engine", "ppocr-v4", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["text"] == ""
 
 
 @pytest.mark.skipif(not available("ppocr-v4")[0], reason="ppocr-v4 engine unavailable")
