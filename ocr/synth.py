@@ -165,20 +165,24 @@ def amount_upper(yuan: int, jiao: int = 0, fen: int = 0) -> str:
                 s += _DIGITS_UPPER[d] + _UNITS_UPPER[pos]
         return s
 
-    parts, groups = [], ["", "万", "亿"]
-    n, g = yuan, 0
+    groups = []  # 4-digit groups, lowest first
+    n = yuan
     while n > 0:
-        q = n % 10000
-        if q:
-            chunk = four(q) + groups[g]
-            if parts and q < 1000:
-                chunk += "零"
-            parts.insert(0, chunk)
-        elif parts and not parts[0].startswith("零"):
-            parts.insert(0, "零")
+        groups.append(n % 10000)
         n //= 10000
-        g += 1
-    s = "".join(parts).strip("零").replace("零零", "零") or "零"
+    s, gap, prev = "", False, 0
+    for g in range(len(groups) - 1, -1, -1):
+        q = groups[g]
+        if q == 0:
+            gap = bool(s)  # a whole zero group between non-zero ones reads as one 零
+            continue
+        # zeros between the previous non-zero digit and this group's first one read as one 零:
+        # the higher group ends in 0, this group starts with 0, or a whole group was skipped
+        if s and (gap or q < 1000 or prev % 10 == 0):
+            s += "零"
+        s += four(q) + ["", "万", "亿"][g]
+        gap, prev = False, q
+    s = s or "零"
     s += "元"
     if jiao == 0 and fen == 0:
         return s + "整"

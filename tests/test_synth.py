@@ -111,3 +111,19 @@ def test_render_test_set(tmp_path: Path) -> None:
     for row in rows:
         rel, text = row.split("\t")
         assert (tmp_path / rel).is_file() and text
+
+
+@pytest.mark.parametrize(("yuan", "text"), [
+    (12345, "壹万贰仟叁佰肆拾伍元整"),
+    (19215, "壹万玖仟贰佰壹拾伍元整"),
+    (10001, "壹万零壹元整"),
+    (100100, "壹拾万零壹佰元整"),
+    (1010, "壹仟零壹拾元整"),
+    (20000050, "贰仟万零伍拾元整"),
+    (100000001, "壹亿零壹元整"),
+    (101000000, "壹亿零壹佰万元整"),
+])
+def test_amount_upper_zeros(yuan: int, text: str) -> None:
+    from ocr.synth import amount_upper
+
+    assert amount_upper(yuan) == text
