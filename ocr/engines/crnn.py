@@ -54,9 +54,10 @@ class CrnnEngine(Engine):
         chars = tuple(self.meta["charset"])  # type: ignore[arg-type]
         if chars[0] != "" or charset_sha256(chars) != self.meta["charset_sha256"]:
             raise EngineUnavailable(f"{checkpoint}: charset does not match its recorded sha256")
-        # Threads are process-wide (torch has one intra-op pool). One 64x280 line: 86 ms with 1 thread, 57 ms with 2 on an idle 2-core machine, but 1,414 ms with
-        # 2 on a busy one (the LSTM's per-step barriers wait on a descheduled thread;
-        # benchmarks/bench_crnn.py). 1 thread is the robust default; OCR_THREADS=2 for an idle machine.
+        # Threads are process-wide (torch has one intra-op pool). One 64x280 line: 86 ms with 1 thread,
+        # 57 ms with 2 on an idle 2-core machine, but 1,414 ms with 2 on a busy one (the LSTM's per-step
+        # barriers wait on a descheduled thread; benchmarks/bench_crnn.py). 1 thread is the robust
+        # default; OCR_THREADS=2 for an idle machine.
         torch.set_num_threads(threads or (onnx_threads() if os.environ.get("OCR_THREADS") else 1))
         self._torch = torch
         self.name = NAME
