@@ -246,7 +246,8 @@ def _add_extra_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--freeze-layers", type=int, default=0)
-    p.add_argument("--eval", action="append", default=[], help="labels file scored periodically (repeat)")
+    p.add_argument("--eval", action="append", default=[],
+                   help="labels file scored periodically (repeat); the best by the first is exported")
     p.add_argument("--eval-every", type=int, default=200)
     p.add_argument("--export", default="models/crnn.pt", help="fp16 export of the best checkpoint")
     p.add_argument("--threads", type=int, default=1)
