@@ -21,7 +21,7 @@ from ocr.engines.registry import load_engine
 from ocr.errors import OCRError
 from ocr.imageio import load_image
 from ocr.metrics import DEFAULT_NORM, Normalization, cer, score_lines
-from ocr.pipeline import Recognition, recognize, recognize_batch, recognize_each_decoder
+from ocr.pipeline import recognize_batch, recognize_each_decoder
 from ocr.preprocess import PreprocessConfig
 
 __all__ = ["LENGTH_BUCKETS", "BenchResult", "SampleResult", "run_bench"]
@@ -123,7 +123,7 @@ def run_bench(
         rows: dict[int, list[SampleResult]] = {i: [] for i in range(len(decs))}
         ok = [s for s in lset.samples if s.key in images]
         if ok:  # warm-up: lazy init must not count as latency
-            _recognize_all(images[ok[0].key], engine, decs, preprocess_config)
+            recognize_each_decoder(images[ok[0].key], engine, _ctc(decs), preprocess_config)
         for s in lset.samples:
             for i, row in enumerate(_run_one(s, images, failures, engine, decs, preprocess_config, norm)):
                 rows[i].append(row)
@@ -136,12 +136,9 @@ def run_bench(
     return results
 
 
-def _recognize_all(
-    image: np.ndarray, engine: Engine, decs: list[DecoderConfig | None], pre: PreprocessConfig | None
-) -> list[Recognition]:
-    if decs == [None]:
-        return [recognize(image, engine, None, pre)]
-    return recognize_each_decoder(image, engine, decs, pre)  # type: ignore[arg-type]
+def _ctc(decs: list[DecoderConfig | None]) -> list[DecoderConfig]:
+    """The decoders to apply; empty for a text-only engine (its one pass has no decoder)."""
+    return [d for d in decs if d is not None]
 
 
 def _summarise(
@@ -179,7 +176,7 @@ def _run_one(
     if s.error is not None or s.key not in images:
         return failed(s.error or failures.get(s.key))
     try:
-        recs = _recognize_all(images[s.key], engine, decs, pre)
+        recs = recognize_each_decoder(images[s.key], engine, _ctc(decs), pre)
     except OCRError as exc:
         return failed(str(exc))
     except Exception as exc:  # a bug on one line is reported on that row, not a crash of the whole run

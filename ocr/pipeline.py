@@ -45,6 +45,17 @@ def _decode_all(
     return results, (time.perf_counter() - t0) * 1000
 
 
+def _recognition(
+    engine: Engine, pre: Preprocessed, method: str, nbest: tuple[Decoded, ...], text: str,
+    matrix: np.ndarray | None, timings: dict[str, float],
+) -> Recognition:
+    return Recognition(
+        text=nbest[0].text if nbest else text, engine=engine.name, decoder=method,
+        best=nbest[0] if nbest else None, nbest=nbest, logprobs=matrix, charset=engine.charset, pre=pre,
+        elapsed_ms=sum(timings.values()), timings=dict(timings),
+    )
+
+
 def recognize_batch(
     images: list[np.ndarray],
     engine: Engine,
@@ -66,6 +77,7 @@ def recognize_batch(
         matrices = engine.logprobs_batch([p.tensor for p in pres])
         t2 = time.perf_counter()
         decoded, decode_ms = _decode_all(engine, matrices, decoder)
+        texts = [""] * len(pres)  # CTC engines take their text from the best decoding
     else:
         texts = [engine.read_text(p.model_image) for p in pres]
         t2 = time.perf_counter()
@@ -76,27 +88,11 @@ def recognize_batch(
         "model": (t2 - t1) * 1000 / n,
         "decode": decode_ms / n,
     }
-    elapsed = sum(timings.values())
-    out = []
-    for i, pre in enumerate(pres):
-        nbest = tuple(decoded[i])
-        best = nbest[0] if nbest else None
-        text = best.text if best is not None else texts[i]  # type: ignore[possibly-undefined]
-        out.append(
-            Recognition(
-                text=text,
-                engine=engine.name,
-                decoder=decoder.method if engine.has_ctc else "text",
-                best=best,
-                nbest=nbest,
-                logprobs=matrices[i],
-                charset=engine.charset,
-                pre=pre,
-                elapsed_ms=elapsed,
-                timings=dict(timings),
-            )
-        )
-    return out
+    method = decoder.method if engine.has_ctc else "text"
+    return [
+        _recognition(engine, pre, method, tuple(decoded[i]), texts[i], matrices[i], timings)
+        for i, pre in enumerate(pres)
+    ]
 
 
 def recognize(
@@ -132,10 +128,5 @@ def recognize_each_decoder(
     for dec in decoders:
         decoded, decode_ms = _decode_all(engine, [matrix], dec)
         timings = {"preprocess": (t1 - t0) * 1000, "model": (t2 - t1) * 1000, "decode": decode_ms}
-        nbest = tuple(decoded[0])
-        out.append(Recognition(
-            text=nbest[0].text, engine=engine.name, decoder=dec.method, best=nbest[0], nbest=nbest,
-            logprobs=matrix, charset=engine.charset, pre=pre, elapsed_ms=sum(timings.values()),
-            timings=timings,
-        ))
+        out.append(_recognition(engine, pre, dec.method, tuple(decoded[0]), "", matrix, timings))
     return out
