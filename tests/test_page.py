@@ -24,11 +24,8 @@ def rect(x0: float, y0: float, x1: float, y1: float) -> TextBox:
 
 @pytest.fixture(scope="module")
 def engine():
-    try:
-        import ocr.decoding  # noqa: F401  (the pipeline needs it)
-        from ocr.engines.registry import available, load_engine
-    except ImportError as exc:
-        pytest.skip(f"recognition pipeline not importable: {exc}")
+    from ocr.engines.registry import available, load_engine
+
     ok, why = available("ppocr-v4")
     if not ok:
         pytest.skip(why)
