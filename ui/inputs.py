@@ -158,7 +158,10 @@ def _key(prefix: str, field: str) -> str:
 
 
 def stage_controls(prefix: str, stage: str) -> None:
-    """The switch and parameters of one preprocessing stage (widget keys `{prefix}_pre_<field>`)."""
+    """The switch and parameters of one preprocessing stage (widget keys `{prefix}_pre_<field>`).
+
+    Parameters are number inputs rather than sliders: a page with many sliders renders noticeably
+    slower in the browser (measured with benchmarks/bench_app.py)."""
     def k(field: str) -> str:
         st.session_state.setdefault(_key(prefix, field), _default(field))
         return _key(prefix, field)
@@ -168,14 +171,15 @@ def stage_controls(prefix: str, stage: str) -> None:
     elif stage == "denoise":
         on = st.toggle("Denoise (NL-means)", key=k("denoise"),
                        help="OpenCV fastNlMeansDenoising: removes speckle, softens strokes at high h.")
-        st.slider("strength h", 1.0, 30.0, step=1.0, key=k("denoise_h"), disabled=not on)
+        st.number_input("strength h", 1.0, 30.0, step=1.0, key=k("denoise_h"), disabled=not on)
     elif stage == "equalize":
         mode = st.segmented_control("Equalise contrast", ["none", "global", "clahe"], key=k("equalize"),
                                     required=True, format_func=_EQUALIZE_LABELS.__getitem__,
                                     help="Histogram equalisation over the whole line, or adaptive (CLAHE).")
         clahe = mode == "clahe"
-        st.slider("CLAHE clip limit", 0.5, 10.0, step=0.5, key=k("clahe_clip"), disabled=not clahe)
-        st.slider("CLAHE tile (px)", 2, 32, step=1, key=k("clahe_tile"), disabled=not clahe)
+        clip, tile = st.columns(2)
+        clip.number_input("CLAHE clip limit", 0.5, 10.0, step=0.5, key=k("clahe_clip"), disabled=not clahe)
+        tile.number_input("CLAHE tile (px)", 2, 32, step=1, key=k("clahe_tile"), disabled=not clahe)
     elif stage == "binarize":
         st.toggle("Binarise (Otsu)", key=k("binarize"), help="Global Otsu threshold to black and white.")
     elif stage == "invert":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from PIL import Image
@@ -17,8 +17,11 @@ __all__ = [
     "confidence_html",
     "confidence_legend_html",
     "diff_html",
+    "plain_text_html",
     "png_data_uri",
+    "stage_image_html",
     "thumbnail_uri",
+    "timings_html",
 ]
 
 _CJK_FONT = "'Noto Sans CJK SC','Noto Sans SC','WenQuanYi Zen Hei','Microsoft YaHei',sans-serif"
@@ -44,6 +47,31 @@ def confidence_html(chars: Sequence[str], confidences: Sequence[float], size_px:
     body = "".join(spans) or '<span style="color:#888">(nothing recognized)</span>'
     return (f'<div class="ocr-text" style="font-family:{_CJK_FONT};font-size:{size_px}px;'
             f'line-height:1.7;word-break:break-all">{body}</div>')
+
+
+def plain_text_html(text: str) -> str:
+    """The text as a plain, selectable block (for copying), monospace-free so CJK stays readable."""
+    body = html.escape(text) if text else '<span style="color:#888">(empty)</span>'
+    return (f'<pre class="ocr-plain" style="font-family:{_CJK_FONT};font-size:16px;background:#f4f1ec;'
+            f'padding:8px 12px;border-radius:6px;white-space:pre-wrap;word-break:break-all;'
+            f'user-select:all;margin:0">{body}</pre>')
+
+
+def timings_html(timings: Mapping[str, float], total_ms: float, mean_confidence: float | None) -> str:
+    """One row of labelled figures: each stage's ms, the total, and the mean confidence ("—" if none).
+
+    Plain HTML rather than st.metric: five metric widgets cost a visible share of the page's first render.
+    """
+    items = [(name, f"{ms:.1f} ms") for name, ms in timings.items()]
+    items.append(("total", f"{total_ms:.1f} ms"))
+    items.append(("mean confidence", "—" if mean_confidence is None else f"{mean_confidence:.3f}"))
+    cells = "".join(
+        f'<div class="ocr-figure" style="margin-right:28px"><div class="ocr-figure-name" '
+        f'style="font-size:13px;color:#555">{html.escape(name)}</div>'
+        f'<div class="ocr-figure-value" style="font-size:24px">{html.escape(value)}</div></div>'
+        for name, value in items
+    )
+    return f'<div class="ocr-timings" style="display:flex;flex-wrap:wrap">{cells}</div>'
 
 
 def confidence_legend_html() -> str:
@@ -97,6 +125,22 @@ def png_data_uri(image: np.ndarray) -> str:
     buf = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(image)).save(buf, format="PNG", optimize=False)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def stage_image_html(image: np.ndarray, caption: str, max_width: int = 1600) -> str:
+    """A preprocessing stage as an <img class="ocr-stage"> (PNG data URI, at most max_width px wide,
+    pixels kept sharp) with its caption below.
+
+    One st.html per stage instead of st.image: Streamlit's image element (toolbar, fullscreen wrapper,
+    resize observer) made the Recognize page's first render ~0.6 s slower in headless Chromium.
+    """
+    h, w = image.shape[:2]
+    if w > max_width:
+        small = Image.fromarray(np.ascontiguousarray(image))
+        image = np.asarray(small.resize((max_width, max(1, round(h * max_width / w))), Image.Resampling.BOX))
+    return (f'<img class="ocr-stage" alt="{html.escape(caption)}" src="{png_data_uri(image)}" '
+            'style="max-width:100%;image-rendering:pixelated">'
+            f'<div class="ocr-stage-caption" style="font-size:13px;color:#555">{html.escape(caption)}</div>')
 
 
 def thumbnail_uri(image: np.ndarray, height: int = 28, max_width: int = 360) -> str:
