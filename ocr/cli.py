@@ -215,6 +215,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         eval_every=args.eval_every, eval_sets=tuple(Path(p) for p in args.eval),
         export=Path(args.export) if args.export else None, threads=args.threads,
         seed=args.seed, time_limit_s=args.time_limit, progress=not args.quiet,
+        teacher=args.teacher, kd_weight=args.kd_weight,
     )
     print(train(config))
     return 0
@@ -241,7 +242,8 @@ def _add_extra_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--run-dir", required=True, help="checkpoints and logs; an existing run resumes")
     p.add_argument("--init", default="ddddocr",
                    help="'ddddocr' (port the wheel's CRNN), a checkpoint path to fine-tune, or '' (random)")
-    p.add_argument("--arch", default="ddddocr", help="architecture for a random init")
+    p.add_argument("--arch", default="ddddocr",
+                   help="architecture for a random init: ddddocr, compact, or fast32 (32-px latency model)")
     p.add_argument("--steps", type=int, default=10_000)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--lr", type=float, default=1e-4)
@@ -253,6 +255,9 @@ def _add_extra_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--time-limit", type=float, default=0.0, help="seconds for this call (0 = none)")
+    p.add_argument("--teacher", default="",
+                   help="exported checkpoint to distil from (models/crnn.pt for an --arch fast32 student)")
+    p.add_argument("--kd-weight", type=float, default=1.0, help="weight of the distillation loss")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_train)
 

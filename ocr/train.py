@@ -24,22 +24,24 @@ from PIL import Image
 
 from ocr.charset import Charset, load_charset
 from ocr.metrics import score_lines
-from ocr.models.crnn import COMPACT, CRNN, DDDDOCR, CRNNConfig
+from ocr.models.crnn import COMPACT, CRNN, DDDDOCR, FAST32, CRNNConfig
 from ocr.synth import Shard, load_shard
 
 __all__ = [
     "EvalResult",
     "TrainConfig",
     "build_model",
+    "distill_targets",
     "evaluate",
     "greedy_decode",
     "load_checkpoint",
     "read_labels",
+    "rescale_batch",
     "save_export",
     "train",
 ]
 
-ARCHS: dict[str, CRNNConfig] = {"ddddocr": DDDDOCR, "compact": COMPACT}
+ARCHS: dict[str, CRNNConfig] = {"ddddocr": DDDDOCR, "compact": COMPACT, "fast32": FAST32}
 LENGTH_BUCKETS = ((1, 10), (11, 30), (31, 80), (81, 200))
 
 
@@ -53,6 +55,10 @@ class TrainConfig:
     eval_sets: labels.tsv files scored every `eval_every` steps (first `eval_limit` lines, evenly
           spaced); the first one picks the best checkpoint.
     time_limit_s: stop (and save) after this much wall time in this call; 0 = no limit.
+    teacher: an exported checkpoint (same charset, input height = the shards' height) to distil from:
+          the loss adds kd_weight * KL(teacher frame || student frame), the teacher's frames pooled onto
+          the student's (see distill_targets). The student may be lower (e.g. fast32: 32 px); the batch
+          is then downscaled for it.
     """
 
     shards: Path
@@ -75,6 +81,8 @@ class TrainConfig:
     seed: int = 0
     time_limit_s: float = 0.0
     progress: bool = False
+    teacher: str = ""
+    kd_weight: float = 1.0
     data_description: str = "synthetic lines (ocr.synth), training fonts only"
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -138,7 +146,7 @@ class _Batches:
         return self._cache[path]
 
     def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(images (B,1,H,W) float in [0,1], targets (sum L,), target_lengths (B,), input_lengths (B,))."""
+        """(images (B,1,H,W) float in [0,1], targets (sum L,), target_lengths (B,), widths (B,) in px)."""
         rng = np.random.default_rng([self.seed, step])
         sh, order = self._shard(self.paths[int(rng.integers(len(self.paths)))])
         start = int(rng.integers(0, max(1, len(order) - self.bs + 1)))
@@ -158,10 +166,46 @@ class _Batches:
             x[k, 0, :, : img.shape[1]] = img
             x[k, 0, :, img.shape[1]:] = float(np.median(img[:, -4:]))  # pad with the background
         x /= 255.0
-        in_len = torch.tensor([CRNN.output_length(i.shape[1]) for i in imgs], dtype=torch.long)
+        widths = torch.tensor([i.shape[1] for i in imgs], dtype=torch.long)
         tgt = torch.tensor([c for lab in labels for c in lab], dtype=torch.long)
         tgt_len = torch.tensor([len(lab) for lab in labels], dtype=torch.long)
-        return torch.from_numpy(x), tgt, tgt_len, in_len
+        return torch.from_numpy(x), tgt, tgt_len, widths
+
+
+def rescale_batch(x: torch.Tensor, widths: torch.Tensor, height: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, 1, H, W) images + widths (B,) -> the same lines at `height` px (area filter), new widths (B,)."""
+    if x.shape[2] == height:
+        return x, widths
+    scale = height / x.shape[2]
+    new_w = max(8, round(x.shape[3] * scale))
+    small = torch.nn.functional.interpolate(x, size=(height, new_w), mode="area")
+    return small, (widths.float() * scale).round().clamp(min=8).long()
+
+
+def distill_targets(teacher_logp: torch.Tensor, t_len: torch.Tensor, s_len: torch.Tensor) -> torch.Tensor:
+    """Teacher log-probs (B, Tt, C) -> per-student-frame target log-probs (B, Ts, C), Ts = max(s_len).
+
+    Student frame s covers teacher frames [floor(s*r), floor((s+1)*r)), r = t_len/s_len per item; the
+    target is the covered teacher frame least likely to be blank, so a character the teacher emits in
+    one of two pooled frames is kept instead of being averaged into a half-blank frame."""
+    b, _, c = teacher_logp.shape
+    ts = int(s_len.max())
+    out = torch.empty(b, ts, c, dtype=teacher_logp.dtype)
+    for i in range(b):
+        tt, sl = int(t_len[i]), int(s_len[i])
+        edges = (torch.arange(sl + 1, dtype=torch.float64) * tt / sl).floor().long().clamp(max=tt)
+        frame = torch.arange(tt)
+        group = torch.bucketize(frame, edges[1:], right=True).clamp(max=sl - 1)  # (tt,) student frame
+        blank = teacher_logp[i, :tt, 0].double().clamp(min=-1000.0)
+        order = torch.argsort(group.double() * 1e4 + blank, stable=True)  # by group, then blank ascending
+        sorted_group = group[order]
+        first = torch.ones(tt, dtype=torch.bool)
+        first[1:] = sorted_group[1:] != sorted_group[:-1]
+        pick = torch.zeros(sl, dtype=torch.long)
+        pick[sorted_group[first]] = frame[order][first]  # per student frame: its least-blank teacher frame
+        out[i, :sl] = teacher_logp[i, pick]
+        out[i, sl:] = teacher_logp[i, pick[-1]]
+    return out
 
 
 # ---------------------------------------------------------------------------------------- evaluation
@@ -300,6 +344,14 @@ def train(config: TrainConfig) -> Path:
     data = _Batches(sorted(Path(cfg.shards).glob("shard_*.npz")), charset, cfg.batch_size, cfg.max_width,
                     cfg.seed)
     ctc = torch.nn.CTCLoss(blank=0, zero_infinity=True)
+    teacher: CRNN | None = None
+    if cfg.teacher:
+        teacher, t_meta = load_checkpoint(Path(cfg.teacher))
+        if tuple(t_meta["charset"]) != charset.chars:  # type: ignore[arg-type]
+            raise ValueError(f"teacher {cfg.teacher} was trained on another charset")
+        for p in teacher.parameters():
+            p.requires_grad_(False)
+        origin = {**origin, "teacher": cfg.teacher, "teacher_steps": t_meta.get("steps")}
     bar = None
     if cfg.progress:
         from tqdm import tqdm
@@ -334,18 +386,26 @@ def train(config: TrainConfig) -> Path:
             do_eval()
         model.train()
         while step < cfg.steps:
-            t0 = time.perf_counter()
-            x, tgt, tgt_len, in_len = data.batch(step)
-            logits = model(x, in_len)  # (B, T, C)
-            logp = logits.log_softmax(-1).transpose(0, 1)  # (T, B, C)
-            loss = ctc(logp, tgt, in_len, tgt_len)
+            t0 = time.process_time()
+            x, tgt, tgt_len, widths = data.batch(step)
+            xs, s_widths = rescale_batch(x, widths, model.config.height)
+            in_len = CRNN.output_length(s_widths)
+            logp = model(xs, in_len).log_softmax(-1)  # (B, T, C)
+            loss = ctc(logp.transpose(0, 1), tgt, in_len, tgt_len)
+            if teacher is not None:
+                t_len = CRNN.output_length(widths)
+                with torch.no_grad():
+                    target = distill_targets(teacher(x, t_len).log_softmax(-1), t_len, in_len)
+                mask = (torch.arange(logp.shape[1])[None, :] < in_len[:, None]).float()  # (B, T)
+                kl = (target.exp() * (target - logp)).sum(-1)  # (B, T) KL(teacher || student)
+                loss = loss + cfg.kd_weight * (kl * mask).sum() / mask.sum()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             opt.step()
             step += 1
             seen += x.shape[0]
-            cpu_s += (time.perf_counter() - t0) * cfg.threads
+            cpu_s += time.process_time() - t0  # CPU time of all threads (a paused run does not count)
             if bar is not None:
                 now = time.perf_counter()
                 rate = (seen - seen_mark) / max(now - t_mark, 1e-9)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 from dataclasses import replace
 from pathlib import Path
 
@@ -9,7 +11,16 @@ import pytest
 import torch
 
 from ocr.synth import available_fonts, render_shards, render_test_set
-from ocr.train import TrainConfig, evaluate, greedy_decode, load_checkpoint, read_labels, train
+from ocr.train import (
+    TrainConfig,
+    distill_targets,
+    evaluate,
+    greedy_decode,
+    load_checkpoint,
+    read_labels,
+    rescale_batch,
+    train,
+)
 
 pytestmark = pytest.mark.skipif(
     not any(f.name == "noto-sans-sc" for f in available_fonts()), reason="fonts-noto-cjk is not installed"
@@ -68,3 +79,38 @@ def test_greedy_decode() -> None:
         logits[0, t, c] = 0.0
     assert greedy_decode(logits, [6], chars) == ["aab"]
     assert greedy_decode(logits, [2], chars) == ["a"]
+
+
+def test_distillation_student_at_half_height(tiny_data: tuple[Path, Path], tmp_path: Path) -> None:
+    """A fast32 student trained against a 64-px teacher: the batch is downscaled for it, the export
+    records 32 px, and the KD loss is finite."""
+    shards, labels = tiny_data
+    teacher = train(_config(tmp_path / "t", shards, labels, steps=1))
+    cfg = replace(_config(tmp_path / "s", shards, labels, steps=2), arch="fast32", teacher=str(teacher))
+    out = train(cfg)
+    model, meta = load_checkpoint(out)
+    assert model.config.height == 32 and meta["input"]["height"] == 32  # type: ignore[index]
+    assert meta["teacher"] == str(teacher)
+    losses = [json.loads(line) for line in (tmp_path / "s" / "run" / "log.jsonl").read_text().splitlines()]
+    assert all(math.isfinite(r["cer"]) for e in losses if "evals" in e for r in e["evals"])
+
+
+def test_distill_targets_pick_the_least_blank_teacher_frame() -> None:
+    c = 5
+    logp = torch.full((1, 8, c), -10.0)
+    logp[0, :, 0] = -0.01
+    for frame, char in [(1, 2), (4, 3), (6, 1)]:
+        logp[0, frame, 0], logp[0, frame, char] = -5.0, -0.01
+    out = distill_targets(logp, torch.tensor([8]), torch.tensor([4]))
+    assert out.shape == (1, 4, c)
+    assert out[0].argmax(-1).tolist() == [2, 0, 3, 1]
+    # uneven ratio: 7 teacher frames onto 4 student frames, padded batch item
+    out = distill_targets(logp, torch.tensor([7]), torch.tensor([4]))
+    assert out[0].argmax(-1).tolist() == [0, 2, 3, 1]
+    assert torch.equal(out[0, 2], logp[0, 4])  # a teacher frame, copied whole
+
+
+def test_rescale_batch_halves_height_and_widths() -> None:
+    x = torch.rand(2, 1, 64, 200)
+    small, widths = rescale_batch(x, torch.tensor([200, 120]), 32)
+    assert small.shape == (2, 1, 32, 100) and widths.tolist() == [100, 60]
