@@ -135,3 +135,10 @@ def test_engine_logprobs(tmp_path: Path) -> None:
     alone = engine.logprobs_batch([tensors[0]])[0]
     assert np.abs(alone - out[0]).max() < 0.5
     assert engine.describe()["classes"] == len(cs)
+
+
+def test_fast_engine_check_names_its_own_checkpoint(tmp_path: Path) -> None:
+    from ocr.engines import crnn as eng
+
+    why = eng.check("crnn-fast", tmp_path / "missing.pt")
+    assert why is not None and "models/crnn_fast.pt" in why and "--arch fast32" in why

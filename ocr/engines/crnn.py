@@ -1,4 +1,5 @@
-"""The project's own CRNN (PyTorch), loaded from the committed fp16 checkpoint models/crnn.pt.
+"""The project's own CRNNs (PyTorch), loaded from committed fp16 checkpoints: `crnn` (models/crnn.pt, the
+accurate 64-px model) and `crnn-fast` (models/crnn_fast.pt, the 32-px student distilled from it).
 
 Input (B, 1, H, W) gray x/255, dark text on light (H and normalisation from the checkpoint metadata);
 output per item (T_i, C) log-probabilities, T_i = ceil(W_i / 8). Batched calls pad with white and pass
@@ -16,21 +17,28 @@ import numpy as np
 from ocr.engines.base import Engine, InputSpec
 from ocr.errors import EngineUnavailable, UnknownEngine
 
-__all__ = ["CHECKPOINT", "CrnnEngine", "check", "load"]
+__all__ = ["CHECKPOINT", "CHECKPOINTS", "CrnnEngine", "check", "load"]
 
 NAME = "crnn"
-CHECKPOINT = Path(__file__).resolve().parents[2] / "models" / "crnn.pt"
+MODELS = Path(__file__).resolve().parents[2] / "models"
+CHECKPOINTS = {"crnn": MODELS / "crnn.pt", "crnn-fast": MODELS / "crnn_fast.pt"}
+TITLES = {"crnn": "Our CRNN", "crnn-fast": "Our CRNN (fast, 32 px)"}
+CHECKPOINT = CHECKPOINTS[NAME]
 MAX_WIDTH = 12800  # 200 characters at 64 px; wider lines are squeezed by preprocessing
 
 
-def check(name: str, checkpoint: Path = CHECKPOINT) -> str | None:
+def check(name: str, checkpoint: Path | None = None) -> str | None:
     """Why the engine cannot load here, or None."""
-    if name != NAME:
+    if name not in CHECKPOINTS:
         raise UnknownEngine(f"ocr.engines.crnn has no engine {name!r}")
+    checkpoint = checkpoint or CHECKPOINTS[name]
     if importlib.util.find_spec("torch") is None:
         return "torch is not installed (see requirements.txt)"
     if not checkpoint.is_file():
-        return f"no trained checkpoint at models/crnn.pt ({checkpoint}); train one with `python -m ocr train`"
+        how = "--arch fast32 --teacher models/crnn.pt " if name == "crnn-fast" else ""
+        default = CHECKPOINTS[name].name
+        return (f"no trained checkpoint at models/{default} ({checkpoint}); train one with "
+                f"`python -m ocr train {how}--export models/{default}`")
     return None
 
 
@@ -40,7 +48,7 @@ class CrnnEngine(Engine):
 
     has_ctc = True
 
-    def __init__(self, checkpoint: Path, threads: int | None = None) -> None:
+    def __init__(self, checkpoint: Path, threads: int | None = None, name: str = NAME) -> None:
         import torch
 
         from ocr.charset import charset_sha256
@@ -60,8 +68,8 @@ class CrnnEngine(Engine):
         # default; OCR_THREADS=2 for an idle machine.
         torch.set_num_threads(threads or (onnx_threads() if os.environ.get("OCR_THREADS") else 1))
         self._torch = torch
-        self.name = NAME
-        self.title = "Our CRNN"
+        self.name = name
+        self.title = TITLES.get(name, name)
         self.charset = chars
         self.checkpoint = checkpoint
         inp = self.meta["input"]
@@ -70,6 +78,7 @@ class CrnnEngine(Engine):
             downsample=8, min_width=16, max_width=MAX_WIDTH, width_multiple=8, pad_value=255,
         )
         self._fill = (255 / 255.0 - self.input_spec.mean) / self.input_spec.std
+        self._convs = sum(isinstance(m, torch.nn.Conv2d) for m in self._model.modules())
 
     def logprobs_batch(self, tensors: list[np.ndarray]) -> list[np.ndarray]:
         """tensors: each (1, H, W_i) float32 -> each (ceil(W_i / 8), C) float32 log-probabilities."""
@@ -91,7 +100,8 @@ class CrnnEngine(Engine):
         evals = {e["name"]: round(float(e["cer"]), 4) for e in self.meta.get("eval", [])}  # type: ignore[union-attr]
         return {
             "model file": str(self.checkpoint),
-            "architecture": "EfficientNetV2-style CNN (21 convs) + BiLSTM + Linear (ocr/models/crnn.py)",
+            "architecture": f"EfficientNetV2-style CNN ({self._convs} convs) + "
+                            f"BiLSTM({self._model.config.hidden}) + Linear (ocr/models/crnn.py)",
             "parameters": sum(p.numel() for p in self._model.parameters()),
             "classes": len(self.charset),
             "charset sha256": self.meta["charset_sha256"],
@@ -100,13 +110,14 @@ class CrnnEngine(Engine):
             "steps": self.meta.get("steps"),
             "cpu hours": self.meta.get("cpu_hours"),
             "cer (greedy, at export)": evals,
-            "licence": "weights derived from ddddocr (MIT), fine-tuned here",
+            "licence": "weights derived from ddddocr (MIT), fine-tuned here" if self.name == NAME
+                       else "trained here by distillation from our CRNN (itself derived from ddddocr, MIT)",
         }
 
 
-def load(name: str, checkpoint: Path = CHECKPOINT) -> CrnnEngine:
+def load(name: str, checkpoint: Path | None = None) -> CrnnEngine:
     """Load the engine (raises EngineUnavailable with the reason)."""
     why = check(name, checkpoint)
     if why:
         raise EngineUnavailable(why)
-    return CrnnEngine(checkpoint)
+    return CrnnEngine(checkpoint or CHECKPOINTS[name], name=name)
