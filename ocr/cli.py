@@ -215,7 +215,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         eval_every=args.eval_every, eval_sets=tuple(Path(p) for p in args.eval),
         export=Path(args.export) if args.export else None, threads=args.threads,
         seed=args.seed, time_limit_s=args.time_limit, progress=not args.quiet,
-        teacher=args.teacher, kd_weight=args.kd_weight,
+        teacher=args.teacher, kd_weight=args.kd_weight, lr_schedule=args.lr_schedule,
+        warmup_steps=args.warmup_steps, head_rank=args.head_rank,
     )
     print(train(config))
     return 0
@@ -247,6 +248,11 @@ def _add_extra_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, default=10_000)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--lr-schedule", choices=["constant", "cosine"], default="constant",
+                   help="cosine: warm-up, then decay to 2%% of --lr at --steps (follows the step on resume)")
+    p.add_argument("--warmup-steps", type=int, default=0)
+    p.add_argument("--head-rank", type=int, default=0,
+                   help="start from a rank-R SVD factorisation of the initial model's classifier")
     p.add_argument("--freeze-layers", type=int, default=0)
     p.add_argument("--eval", action="append", default=[],
                    help="labels file scored periodically (repeat); the best by the first is exported")

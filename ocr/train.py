@@ -12,6 +12,7 @@ The best model by held-out CER is exported as an fp16 checkpoint with metadata (
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -55,6 +56,10 @@ class TrainConfig:
     eval_sets: labels.tsv files scored every `eval_every` steps (first `eval_limit` lines, evenly
           spaced); the first one picks the best checkpoint.
     time_limit_s: stop (and save) after this much wall time in this call; 0 = no limit.
+    lr_schedule: "constant", or "cosine": linear warm-up over `warmup_steps`, then cosine decay to
+          lr * min_lr_ratio at `steps`. The rate is a function of the step, so a resumed run follows it.
+    head_rank: > 0 replaces a full classifier of the starting model by its rank-`head_rank` SVD
+          factorisation (CRNN.factorize_head) before training; ignored on resume.
     teacher: an exported checkpoint (same charset, input height = the shards' height) to distil from:
           the loss adds kd_weight * KL(teacher frame || student frame), the teacher's frames pooled onto
           the student's (see distill_targets). The student may be lower (e.g. fast32: 32 px); the batch
@@ -68,6 +73,10 @@ class TrainConfig:
     steps: int = 10_000
     batch_size: int = 16
     lr: float = 1e-4
+    lr_schedule: str = "constant"
+    warmup_steps: int = 0
+    min_lr_ratio: float = 0.02
+    head_rank: int = 0
     head_lr_mult: float = 5.0
     weight_decay: float = 1e-4
     freeze_layers: int = 0
@@ -104,9 +113,34 @@ class EvalResult:
     ms_per_line: float
 
 
+SCHEDULES = ("constant", "cosine")
+
+
+def lr_factor(cfg: TrainConfig, step: int) -> float:
+    """Multiplier of cfg.lr at `step` (0-based) under cfg.lr_schedule."""
+    if cfg.lr_schedule not in SCHEDULES:
+        raise ValueError(f"unknown lr_schedule {cfg.lr_schedule!r}; choose from {SCHEDULES}")
+    if cfg.warmup_steps and step < cfg.warmup_steps:
+        return (step + 1) / cfg.warmup_steps
+    if cfg.lr_schedule == "constant":
+        return 1.0
+    span = max(cfg.steps - cfg.warmup_steps, 1)
+    done = min(max(step - cfg.warmup_steps, 0) / span, 1.0)
+    return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * done))
+
+
 # ----------------------------------------------------------------------------------------- model init
 def build_model(cfg: TrainConfig, charset: Charset) -> tuple[CRNN, dict[str, object]]:
-    """The starting model and a description of where it came from."""
+    """The starting model and a description of where it came from (its head factorised when
+    cfg.head_rank asks for it)."""
+    model, origin = _initial_model(cfg, charset)
+    if cfg.head_rank and model.config.head_rank != cfg.head_rank:
+        model = model.factorize_head(cfg.head_rank)
+        origin = {**origin, "head": f"rank-{cfg.head_rank} SVD factorisation of the starting head"}
+    return model, origin
+
+
+def _initial_model(cfg: TrainConfig, charset: Charset) -> tuple[CRNN, dict[str, object]]:
     if cfg.init == "ddddocr":
         from ocr.models.port import ddddocr_charset, ddddocr_onnx_path, port_ddddocr, slice_classes
 
@@ -399,6 +433,8 @@ def train(config: TrainConfig) -> Path:
                 mask = (torch.arange(logp.shape[1])[None, :] < in_len[:, None]).float()  # (B, T)
                 kl = (target.exp() * (target - logp)).sum(-1)  # (B, T) KL(teacher || student)
                 loss = loss + cfg.kd_weight * (kl * mask).sum() / mask.sum()
+            for g, base in zip(opt.param_groups, (cfg.lr, cfg.lr * cfg.head_lr_mult), strict=True):
+                g["lr"] = base * lr_factor(cfg, step)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)

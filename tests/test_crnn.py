@@ -142,3 +142,44 @@ def test_fast_engine_check_names_its_own_checkpoint(tmp_path: Path) -> None:
 
     why = eng.check("crnn-fast", tmp_path / "missing.pt")
     assert why is not None and "models/crnn_fast.pt" in why and "--arch fast32" in why
+
+
+def test_head_rank_round_trip_and_old_checkpoints_load() -> None:
+    cfg = CRNNConfig(**{**SMALL.__dict__, "head_rank": 4})
+    assert CRNNConfig.from_dict(cfg.to_dict()) == cfg
+    legacy = SMALL.to_dict()
+    del legacy["head_rank"]  # checkpoints written before the low-rank head existed
+    assert CRNNConfig.from_dict(legacy).head_rank == 0
+    assert set(CRNN(SMALL).state_dict()) == {k for k in CRNN(cfg).state_dict() if k != "proj.weight"}
+
+
+def test_factorize_head_full_rank_is_exact_and_low_rank_is_smaller() -> None:
+    torch.manual_seed(0)
+    model = CRNN(SMALL).eval()
+    x = torch.rand(2, 1, 64, 96)
+    full = model.factorize_head(2 * SMALL.hidden).eval()  # rank 2h: W = (U S) V^T exactly
+    low = model.factorize_head(3).eval()
+    with torch.inference_mode():
+        torch.testing.assert_close(full(x), model(x), atol=1e-4, rtol=1e-4)
+        assert low(x).shape == model(x).shape
+    assert low.config.head_rank == 3 and isinstance(low.proj, torch.nn.Linear)
+    assert sum(p.numel() for p in low.parameters()) < sum(p.numel() for p in model.parameters())
+    with pytest.raises(ValueError, match="already"):
+        low.factorize_head(2)
+
+
+def test_onnx_export_matches_torch_per_item() -> None:
+    ort = pytest.importorskip("onnxruntime")
+    from ocr.models.onnx_export import to_onnx
+
+    torch.manual_seed(0)
+    model = CRNN(CRNNConfig(**{**SMALL.__dict__, "head_rank": 5})).eval()
+    session = ort.InferenceSession(to_onnx(model), providers=["CPUExecutionProvider"])
+    x = torch.rand(3, 1, 64, 120)
+    lengths = torch.tensor([15, 9, 4])
+    got = session.run(None, {"x": x.numpy(), "lengths": lengths.numpy()})[0]
+    with torch.inference_mode():
+        want = model(x, lengths).log_softmax(-1).numpy()
+    assert got.shape == want.shape == (3, 15, 37)
+    for b, t in enumerate(lengths.tolist()):
+        np.testing.assert_allclose(got[b, :t], want[b, :t], atol=1e-4)

@@ -114,3 +114,26 @@ def test_rescale_batch_halves_height_and_widths() -> None:
     x = torch.rand(2, 1, 64, 200)
     small, widths = rescale_batch(x, torch.tensor([200, 120]), 32)
     assert small.shape == (2, 1, 32, 100) and widths.tolist() == [100, 60]
+
+
+def test_lr_schedule_warmup_then_cosine_to_floor() -> None:
+    from ocr.train import lr_factor
+
+    cfg = TrainConfig(shards=Path("s"), run_dir=Path("r"), steps=110, lr_schedule="cosine", warmup_steps=10,
+                      min_lr_ratio=0.1)
+    assert lr_factor(cfg, 0) == pytest.approx(0.1) and lr_factor(cfg, 9) == pytest.approx(1.0)
+    assert lr_factor(cfg, 10) == pytest.approx(1.0)
+    assert lr_factor(cfg, 60) == pytest.approx(0.55)
+    assert lr_factor(cfg, 110) == pytest.approx(0.1) and lr_factor(cfg, 500) == pytest.approx(0.1)
+    assert lr_factor(replace(cfg, lr_schedule="constant"), 60) == 1.0
+    with pytest.raises(ValueError, match="lr_schedule"):
+        lr_factor(replace(cfg, lr_schedule="step"), 1)
+
+
+def test_fine_tune_with_a_low_rank_head(tiny_data: tuple[Path, Path], tmp_path: Path) -> None:
+    shards, labels = tiny_data
+    parent = train(_config(tmp_path / "p", shards, labels, steps=1))
+    cfg = replace(_config(tmp_path / "c", shards, labels, steps=2), init=str(parent), head_rank=8,
+                  lr_schedule="cosine", warmup_steps=1)
+    model, meta = load_checkpoint(train(cfg))
+    assert model.config.head_rank == 8 and "rank-8" in str(meta["head"])

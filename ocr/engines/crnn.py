@@ -4,12 +4,14 @@ accurate 64-px model) and `crnn-fast` (models/crnn_fast.pt, the 32-px student di
 Input (B, 1, H, W) gray x/255, dark text on light (H and normalisation from the checkpoint metadata);
 output per item (T_i, C) log-probabilities, T_i = ceil(W_i / 8). Batched calls pad with white and pass
 each item's length to the LSTM, so padding does not leak into an item's recurrent state.
+
+Inference runs in onnxruntime: the checkpoint is loaded in PyTorch and exported to an in-memory ONNX
+graph once per load (ocr.models.onnx_export), which runs ~2x faster than eager PyTorch here.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import os
 from pathlib import Path
 
 import numpy as np
@@ -43,31 +45,30 @@ def check(name: str, checkpoint: Path | None = None) -> str | None:
 
 
 class CrnnEngine(Engine):
-    """CTC engine around ocr.models.CRNN. Thread-safe: the model is never mutated after load and every
-    call runs under torch.inference_mode."""
+    """CTC engine around ocr.models.CRNN, run by onnxruntime. Thread-safe: the session is never mutated
+    after load."""
 
     has_ctc = True
 
     def __init__(self, checkpoint: Path, threads: int | None = None, name: str = NAME) -> None:
-        import torch
+        from torch import nn
 
         from ocr.charset import charset_sha256
-        from ocr.engines.onnx_ctc import onnx_threads
+        from ocr.engines.onnx_ctc import make_session
+        from ocr.models.onnx_export import to_onnx
         from ocr.train import load_checkpoint
 
         try:
-            self._model, self.meta = load_checkpoint(checkpoint)
+            model, self.meta = load_checkpoint(checkpoint)
         except (OSError, RuntimeError, KeyError, ValueError) as exc:
             raise EngineUnavailable(f"cannot load {checkpoint}: {exc}") from exc
         chars = tuple(self.meta["charset"])  # type: ignore[arg-type]
         if chars[0] != "" or charset_sha256(chars) != self.meta["charset_sha256"]:
             raise EngineUnavailable(f"{checkpoint}: charset does not match its recorded sha256")
-        # Threads are process-wide (torch has one intra-op pool). One 64x280 line: 86 ms with 1 thread,
-        # 57 ms with 2 on an idle 2-core machine, but 1,414 ms with 2 on a busy one (the LSTM's per-step
-        # barriers wait on a descheduled thread; benchmarks/bench_crnn.py). 1 thread is the robust
-        # default; OCR_THREADS=2 for an idle machine.
-        torch.set_num_threads(threads or (onnx_threads() if os.environ.get("OCR_THREADS") else 1))
-        self._torch = torch
+        self._session = make_session(to_onnx(model), threads, name=str(checkpoint))
+        self.config = model.config
+        self.parameters = sum(p.numel() for p in model.parameters())
+        self._convs = sum(isinstance(m, nn.Conv2d) for m in model.modules())
         self.name = name
         self.title = TITLES.get(name, name)
         self.charset = chars
@@ -78,7 +79,6 @@ class CrnnEngine(Engine):
             downsample=8, min_width=16, max_width=MAX_WIDTH, width_multiple=8, pad_value=255,
         )
         self._fill = (255 / 255.0 - self.input_spec.mean) / self.input_spec.std
-        self._convs = sum(isinstance(m, torch.nn.Conv2d) for m in self._model.modules())
 
     def logprobs_batch(self, tensors: list[np.ndarray]) -> list[np.ndarray]:
         """tensors: each (1, H, W_i) float32 -> each (ceil(W_i / 8), C) float32 log-probabilities."""
@@ -87,13 +87,10 @@ class CrnnEngine(Engine):
         from ocr.models.crnn import CRNN
         from ocr.preprocess import pad_batch
 
-        torch = self._torch
-        x = torch.from_numpy(pad_batch(tensors, fill=self._fill))  # (B, 1, H, W_max)
+        x = pad_batch(tensors, fill=self._fill)  # (B, 1, H, W_max)
         lengths = [int(CRNN.output_length(t.shape[-1])) for t in tensors]
-        with torch.inference_mode():
-            logp = self._model(x, torch.tensor(lengths)).log_softmax(-1)  # (B, T, C)
-        arr = logp.numpy()
-        return [np.ascontiguousarray(arr[b, :t], dtype=np.float32) for b, t in enumerate(lengths)]
+        logp = self._session.run(None, {"x": x, "lengths": np.asarray(lengths, dtype=np.int64)})[0]  # type: ignore[attr-defined]
+        return [np.ascontiguousarray(logp[b, :t], dtype=np.float32) for b, t in enumerate(lengths)]
 
     def describe(self) -> dict[str, object]:
         """Static facts for display."""
@@ -101,8 +98,12 @@ class CrnnEngine(Engine):
         return {
             "model file": str(self.checkpoint),
             "architecture": f"EfficientNetV2-style CNN ({self._convs} convs) + "
-                            f"BiLSTM({self._model.config.hidden}) + Linear (ocr/models/crnn.py)",
-            "parameters": sum(p.numel() for p in self._model.parameters()),
+                            f"BiLSTM({self.config.hidden}) + "
+                            + (f"rank-{self.config.head_rank} " if self.config.head_rank else "")
+                            + "Linear (ocr/models/crnn.py)",
+            "parameters": self.parameters,
+            "runtime": "onnxruntime, "
+                       f"{self._session.get_session_options().intra_op_num_threads} threads",  # type: ignore[attr-defined]
             "classes": len(self.charset),
             "charset sha256": self.meta["charset_sha256"],
             "input": f"1 x {self.input_spec.height} x W gray, x/255, T = ceil(W / 8)",

@@ -69,8 +69,9 @@ def package_file(package: str, relative: str) -> tuple[Path | None, str | None]:
     return path, None
 
 
-def make_session(path: Path, threads: int | None = None) -> object:
-    """An onnxruntime CPU InferenceSession: `threads` intra-op threads, no spinning, quiet."""
+def make_session(path: Path | bytes, threads: int | None = None, name: str = "") -> object:
+    """An onnxruntime CPU InferenceSession of a model file (or serialized model bytes, named `name`
+    in errors): `threads` intra-op threads, no spinning, quiet."""
     import onnxruntime as ort
 
     so = ort.SessionOptions()
@@ -80,9 +81,10 @@ def make_session(path: Path, threads: int | None = None) -> object:
     so.log_severity_level = 3  # the ddddocr graph declares a wrong output shape: ort warns every run
     so.add_session_config_entry("session.intra_op.allow_spinning", "0")  # shared 2-core machine
     try:
-        return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+        model = path if isinstance(path, bytes) else str(path)
+        return ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own exception types
-        raise EngineUnavailable(f"cannot load {path}: {exc}") from exc
+        raise EngineUnavailable(f"cannot load {name or path}: {exc}") from exc
 
 
 @dataclass(frozen=True)

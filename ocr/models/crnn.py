@@ -22,6 +22,8 @@ class CRNNConfig:
 
     widths/expand/depths: per stage (stage 0 follows the stride-2 stem; stages 1.. start with a
     stride-2 expand conv). height must make the CNN output height = height / 8 exactly.
+    head_rank: 0 = one Linear(2*hidden -> C); r > 0 = a low-rank head Linear(2*hidden -> r, no bias) then
+    Linear(r -> C), which cuts the per-frame classifier cost by (2*hidden + C) * r / (2*hidden * C).
     """
 
     num_classes: int
@@ -30,6 +32,7 @@ class CRNNConfig:
     expand: tuple[int, ...] = (1, 4, 4)
     depths: tuple[int, ...] = (2, 3, 3)
     hidden: int = 512
+    head_rank: int = 0
 
     def to_dict(self) -> dict[str, object]:
         """Plain dict for checkpoint metadata."""
@@ -43,10 +46,11 @@ class CRNNConfig:
 
 DDDDOCR = CRNNConfig(num_classes=8210)  # 13.5 M parameters with 8,210 classes
 COMPACT = CRNNConfig(num_classes=8210, widths=(16, 32, 48), expand=(1, 2, 2), depths=(1, 2, 2), hidden=192)
-# The latency student: 32-px input, one block per stage, BiLSTM(128). 2.3 M parameters with 6,995 classes;
-# one 32x280 line ~10-12 ms with 2 threads here (CNN ~4 ms, LSTM ~2 ms, the 256->C classifier ~5 ms).
+# The latency student: 32-px input, one block per stage, BiLSTM(128), rank-96 head. 1.0 M parameters with
+# 6,995 classes. A batch of 16 32x280 lines under onnxruntime, 2 threads: a full 256->C head took 56 ms,
+# half of it the classifier MatMul; the rank-96 head cuts that MatMul to ~0.39x (benchmarks/bench_crnn.py).
 FAST32 = CRNNConfig(num_classes=8210, height=32, widths=(16, 32, 64), expand=(1, 2, 2), depths=(1, 1, 1),
-                    hidden=128)
+                    hidden=128, head_rank=96)
 
 
 def _conv(cin: int, cout: int, k: int, stride: int = 1) -> nn.Conv2d:
@@ -93,7 +97,9 @@ class CRNN(nn.Module):
         self.feat_height = config.height // 2 ** len(w)
         features = w[-1] * self.feat_height  # 64 * 8 = 512 for the ddddocr config
         self.rnn = nn.LSTM(features, config.hidden, bidirectional=True)
-        self.fc = nn.Linear(2 * config.hidden, config.num_classes)
+        r = config.head_rank
+        self.proj = nn.Linear(2 * config.hidden, r, bias=False) if r else nn.Identity()
+        self.fc = nn.Linear(r or 2 * config.hidden, config.num_classes)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """x (B, 1, H, W); lengths (B,) frames per item (optional: the LSTM then skips right padding,
@@ -108,7 +114,22 @@ class CRNN(nn.Module):
         else:
             packed = nn.utils.rnn.pack_padded_sequence(seq, lengths.cpu(), enforce_sorted=False)
             out, _ = nn.utils.rnn.pad_packed_sequence(self.rnn(packed)[0], total_length=t)
-        return self.fc(out).transpose(0, 1)  # (B, T, C)
+        return self.fc(self.proj(out)).transpose(0, 1)  # (B, T, C)
+
+    def factorize_head(self, rank: int) -> CRNN:
+        """A copy whose full head Linear(2h -> C) is replaced by its best rank-`rank` factorisation
+        (truncated SVD: W ~ (U S)(V^T), proj = V^T, fc = U S), for fine-tuning at lower cost."""
+        if self.config.head_rank:
+            raise ValueError(f"the head is already rank {self.config.head_rank}")
+        w = self.fc.weight.detach().double()  # (C, 2h)
+        u, s, vt = torch.linalg.svd(w, full_matrices=False)  # (C, k), (k,), (k, 2h)
+        out = CRNN(CRNNConfig(**{**asdict(self.config), "head_rank": rank}))
+        state = {k: v for k, v in self.state_dict().items() if not k.startswith("fc.")}
+        state["proj.weight"] = vt[:rank].float()  # (r, 2h)
+        state["fc.weight"] = (u[:, :rank] * s[:rank]).float()  # (C, r)
+        state["fc.bias"] = self.fc.bias.detach().clone()
+        out.load_state_dict(state)
+        return out
 
     @staticmethod
     def output_length(width: int | torch.Tensor, stages: int = 3) -> int | torch.Tensor:
