@@ -12,6 +12,7 @@ graph once per load (ocr.models.onnx_export), which runs ~2x faster than eager P
 from __future__ import annotations
 
 import importlib.util
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,28 +20,45 @@ import numpy as np
 from ocr.engines.base import Engine, InputSpec
 from ocr.errors import EngineUnavailable, UnknownEngine
 
-__all__ = ["CHECKPOINT", "CHECKPOINTS", "CrnnEngine", "check", "load"]
+__all__ = ["CHECKPOINT", "VARIANTS", "CrnnEngine", "Variant", "check", "load"]
 
 NAME = "crnn"
 MODELS = Path(__file__).resolve().parents[2] / "models"
-CHECKPOINTS = {"crnn": MODELS / "crnn.pt", "crnn-fast": MODELS / "crnn_fast.pt"}
-TITLES = {"crnn": "Our CRNN", "crnn-fast": "Our CRNN (fast, 32 px)"}
-CHECKPOINT = CHECKPOINTS[NAME]
 MAX_WIDTH = 12800  # 200 characters at 64 px; wider lines are squeezed by preprocessing
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One registered checkpoint: where it lives, how it is titled, how to make it, whose weights."""
+
+    checkpoint: Path
+    title: str
+    train_args: str  # the `python -m ocr train` options (beyond shards/run dir) that produce it
+    licence: str
+
+
+VARIANTS = {
+    "crnn": Variant(MODELS / "crnn.pt", "Our CRNN", "--init ddddocr",
+                    "weights derived from ddddocr (MIT), fine-tuned here"),
+    "crnn-fast": Variant(MODELS / "crnn_fast.pt", "Our CRNN (fast, 32 px)",
+                         "--init '' --arch fast32 --teacher models/crnn.pt",
+                         "trained here from random init (distilled from our CRNN, then CTC fine-tuned)"),
+}
+CHECKPOINT = VARIANTS[NAME].checkpoint
 
 
 def check(name: str, checkpoint: Path | None = None) -> str | None:
     """Why the engine cannot load here, or None."""
-    if name not in CHECKPOINTS:
+    if name not in VARIANTS:
         raise UnknownEngine(f"ocr.engines.crnn has no engine {name!r}")
-    checkpoint = checkpoint or CHECKPOINTS[name]
+    variant = VARIANTS[name]
+    checkpoint = checkpoint or variant.checkpoint
     if importlib.util.find_spec("torch") is None:
         return "torch is not installed (see requirements.txt)"
     if not checkpoint.is_file():
-        how = "--arch fast32 --teacher models/crnn.pt " if name == "crnn-fast" else ""
-        default = CHECKPOINTS[name].name
+        default = variant.checkpoint.name
         return (f"no trained checkpoint at models/{default} ({checkpoint}); train one with "
-                f"`python -m ocr train {how}--export models/{default}`")
+                f"`python -m ocr train {variant.train_args} --export models/{default}`")
     return None
 
 
@@ -70,7 +88,7 @@ class CrnnEngine(Engine):
         self.parameters = sum(p.numel() for p in model.parameters())
         self._convs = sum(isinstance(m, nn.Conv2d) for m in model.modules())
         self.name = name
-        self.title = TITLES.get(name, name)
+        self.title = VARIANTS[name].title if name in VARIANTS else name
         self.charset = chars
         self.checkpoint = checkpoint
         inp = self.meta["input"]
@@ -111,8 +129,7 @@ class CrnnEngine(Engine):
             "steps": self.meta.get("steps"),
             "cpu hours": self.meta.get("cpu_hours"),
             "cer (greedy, at export)": evals,
-            "licence": "weights derived from ddddocr (MIT), fine-tuned here" if self.name == NAME
-                       else "trained here by distillation from our CRNN (itself derived from ddddocr, MIT)",
+            "licence": VARIANTS[self.name].licence if self.name in VARIANTS else "unknown",
         }
 
 
@@ -121,4 +138,4 @@ def load(name: str, checkpoint: Path | None = None) -> CrnnEngine:
     why = check(name, checkpoint)
     if why:
         raise EngineUnavailable(why)
-    return CrnnEngine(checkpoint or CHECKPOINTS[name], name=name)
+    return CrnnEngine(checkpoint or VARIANTS[name].checkpoint, name=name)

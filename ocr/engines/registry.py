@@ -35,7 +35,7 @@ ENGINES: dict[str, EngineInfo] = {
         EngineInfo("crnn", "Our CRNN", True, "ocr.engines.crnn",
                    "the project's own PyTorch CRNN, trained here (models/crnn.pt)"),
         EngineInfo("crnn-fast", "Our CRNN (fast, 32 px)", True, "ocr.engines.crnn",
-                   "a 2.3 M-parameter 32-px student distilled from our CRNN (models/crnn_fast.pt)"),
+                   "a 1.2 M-parameter 32-px CRNN for speed (models/crnn_fast.pt)"),
         EngineInfo("tesseract", "Tesseract 5 chi_sim", False, "ocr.engines.tesseract",
                    "Tesseract 5 LSTM, chi_sim, --psm 7; text only, no CTC matrix"),
     )

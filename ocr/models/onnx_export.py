@@ -9,7 +9,11 @@ model: 4.3 ms vs 9.1 ms; benchmarks/bench_crnn.py).
 from __future__ import annotations
 
 import io
+import os
+import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 from torch import nn
@@ -19,6 +23,22 @@ from ocr.models.crnn import CRNN
 __all__ = ["OPSET", "to_onnx"]
 
 OPSET = 17
+_STDERR_LOCK = threading.Lock()
+
+
+@contextmanager
+def _quiet_native_stderr() -> Iterator[None]:
+    """Silence file descriptor 2 for the block: the exporter's C++ shape inference logs 'missing shape
+    inference for prim::PackPadded' straight to stderr (not via Python warnings) on every export."""
+    with _STDERR_LOCK:
+        saved = os.dup(2)
+        try:
+            with open(os.devnull, "wb") as null:
+                os.dup2(null.fileno(), 2)
+                yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 class _LogProbs(nn.Module):
@@ -39,8 +59,8 @@ def to_onnx(model: CRNN) -> bytes:
     x = torch.full((2, 1, height, 64), 1.0)  # trace with two items of different lengths
     lengths = torch.tensor([int(CRNN.output_length(64)), int(CRNN.output_length(32))])
     buf = io.BytesIO()
-    with warnings.catch_warnings():  # the TorchScript exporter warns about its own deprecation
-        warnings.simplefilter("ignore")
+    with warnings.catch_warnings(), _quiet_native_stderr():  # the TorchScript exporter warns about its
+        warnings.simplefilter("ignore")  # own deprecation, and its C++ passes log to stderr
         torch.onnx.export(
             _LogProbs(model), (x, lengths), buf, input_names=["x", "lengths"], output_names=["logp"],
             dynamic_axes={"x": {0: "batch", 3: "width"}, "lengths": {0: "batch"},
