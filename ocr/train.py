@@ -153,7 +153,9 @@ def _initial_model(cfg: TrainConfig, charset: Charset) -> tuple[CRNN, dict[str, 
         model, meta = load_checkpoint(Path(cfg.init))
         if tuple(meta["charset"]) != charset.chars:  # type: ignore[arg-type]
             raise ValueError(f"{cfg.init} was trained on another charset")
-        return model, {"init": f"fine-tuned from {cfg.init}", "parent": meta.get("steps_total")}
+        keys = ("init", "head", "teacher", "steps", "samples_seen", "cpu_hours", "parent")
+        parent = {k: meta[k] for k in keys if k in meta}  # the lineage: what the parent was made from
+        return model, {"init": f"fine-tuned from {cfg.init}", "parent": parent}
     arch = ARCHS[cfg.arch]
     model = CRNN(CRNNConfig(**{**arch.__dict__, "num_classes": len(charset)}))
     return model, {"init": f"random ({cfg.arch})"}
