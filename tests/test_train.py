@@ -137,3 +137,5 @@ def test_fine_tune_with_a_low_rank_head(tiny_data: tuple[Path, Path], tmp_path: 
                   lr_schedule="cosine", warmup_steps=1)
     model, meta = load_checkpoint(train(cfg))
     assert model.config.head_rank == 8 and "rank-8" in str(meta["head"])
+    parent = meta["parent"]  # its export is its best evaluation: step 0 of a 1-step run
+    assert parent["steps"] == 0 and parent["init"] == "random (compact)"  # type: ignore[index]
