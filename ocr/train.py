@@ -370,7 +370,8 @@ def train(config: TrainConfig) -> Path:
             p.requires_grad_(False)
     head = list(model.fc.parameters())
     body = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("fc.")]
-    groups = [{"params": body, "lr": cfg.lr}, {"params": head, "lr": cfg.lr * cfg.head_lr_mult}]
+    base_lrs = (cfg.lr, cfg.lr * cfg.head_lr_mult)  # body, head: scaled by lr_factor every step
+    groups = [{"params": body, "lr": base_lrs[0]}, {"params": head, "lr": base_lrs[1]}]
     opt = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
     step, best, cpu_s, seen = 0, float("inf"), 0.0, 0
     if state is not None:
@@ -435,7 +436,7 @@ def train(config: TrainConfig) -> Path:
                 mask = (torch.arange(logp.shape[1])[None, :] < in_len[:, None]).float()  # (B, T)
                 kl = (target.exp() * (target - logp)).sum(-1)  # (B, T) KL(teacher || student)
                 loss = loss + cfg.kd_weight * (kl * mask).sum() / mask.sum()
-            for g, base in zip(opt.param_groups, (cfg.lr, cfg.lr * cfg.head_lr_mult), strict=True):
+            for g, base in zip(opt.param_groups, base_lrs, strict=True):
                 g["lr"] = base * lr_factor(cfg, step)
             opt.zero_grad(set_to_none=True)
             loss.backward()

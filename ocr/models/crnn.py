@@ -46,7 +46,7 @@ class CRNNConfig:
 
 DDDDOCR = CRNNConfig(num_classes=8210)  # 13.5 M parameters with 8,210 classes
 COMPACT = CRNNConfig(num_classes=8210, widths=(16, 32, 48), expand=(1, 2, 2), depths=(1, 2, 2), hidden=192)
-# The latency student: 32-px input, one block per stage, BiLSTM(128), rank-96 head. 1.0 M parameters with
+# The latency student: 32-px input, one block per stage, BiLSTM(128), rank-96 head. 1.23 M parameters with
 # 6,995 classes. A batch of 16 32x280 lines under onnxruntime, 2 threads: a full 256->C head took 56 ms,
 # half of it the classifier MatMul; the rank-96 head cuts that MatMul to ~0.39x (benchmarks/bench_crnn.py).
 FAST32 = CRNNConfig(num_classes=8210, height=32, widths=(16, 32, 64), expand=(1, 2, 2), depths=(1, 1, 1),
