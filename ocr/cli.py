@@ -216,7 +216,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         export=Path(args.export) if args.export else None, threads=args.threads,
         seed=args.seed, time_limit_s=args.time_limit, progress=not args.quiet,
         teacher=args.teacher, kd_weight=args.kd_weight, lr_schedule=args.lr_schedule,
-        warmup_steps=args.warmup_steps, head_rank=args.head_rank,
+        warmup_steps=args.warmup_steps, head_rank=args.head_rank, augment=args.augment,
     )
     print(train(config))
     return 0
@@ -254,6 +254,8 @@ def _add_extra_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--head-rank", type=int, default=0,
                    help="start from a rank-R SVD factorisation of the initial model's classifier")
     p.add_argument("--freeze-layers", type=int, default=0)
+    p.add_argument("--augment", action="store_true",
+                   help="jitter each line as it is batched (width, framing, contrast, gamma, noise)")
     p.add_argument("--eval", action="append", default=[],
                    help="labels file scored periodically (repeat); the best by the first is exported")
     p.add_argument("--eval-every", type=int, default=200)

@@ -35,6 +35,7 @@ __all__ = [
     "distill_targets",
     "evaluate",
     "greedy_decode",
+    "jitter_line",
     "load_checkpoint",
     "read_labels",
     "rescale_batch",
@@ -60,6 +61,8 @@ class TrainConfig:
           lr * min_lr_ratio at `steps`. The rate is a function of the step, so a resumed run follows it.
     head_rank: > 0 replaces a full classifier of the starting model by its rank-`head_rank` SVD
           factorisation (CRNN.factorize_head) before training; ignored on resume.
+    augment: jitter every line as it is batched (jitter_line: width, vertical framing, contrast,
+          gamma, noise), so repeated passes over the shards do not see identical pixels.
     teacher: an exported checkpoint (same charset, input height = the shards' height) to distil from:
           the loss adds kd_weight * KL(teacher frame || student frame), the teacher's frames pooled onto
           the student's (see distill_targets). The student may be lower (e.g. fast32: 32 px); the batch
@@ -79,6 +82,7 @@ class TrainConfig:
     head_rank: int = 0
     head_lr_mult: float = 5.0
     weight_decay: float = 1e-4
+    augment: bool = False
     freeze_layers: int = 0
     max_width: int = 1600
     eval_every: int = 200
@@ -162,14 +166,44 @@ def _initial_model(cfg: TrainConfig, charset: Charset) -> tuple[CRNN, dict[str, 
 
 
 # ---------------------------------------------------------------------------------------------- data
+def jitter_line(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A cheap random variant of one (H, W) uint8 line, same H: width scaled 0.8-1.2x, the vertical
+    frame shifted / tightened / loosened by up to 8% of H, then contrast, brightness, gamma and
+    Gaussian noise. Complements the render-time degradations of ocr.synth, which are baked into the
+    shards."""
+    h, w = img.shape
+    a = img
+    if rng.random() < 0.7:  # horizontal scale: glyph widths and spacing differ between fonts
+        new_w = max(h // 2, round(w * float(rng.uniform(0.8, 1.2))))
+        a = np.asarray(Image.fromarray(a).resize((new_w, h), Image.BILINEAR))
+    if rng.random() < 0.5:  # vertical framing: a detector's box is rarely tight in the same way
+        m = max(1, round(0.08 * h))
+        top, bottom = (int(v) for v in rng.integers(-m, m + 1, 2))
+        bg = int(np.median(a[:, : max(1, a.shape[1] // 20)]))
+        if top < 0 or bottom < 0:  # pad with the background
+            a = np.pad(a, ((max(0, -top), max(0, -bottom)), (0, 0)), constant_values=bg)
+        a = a[max(0, top): a.shape[0] - max(0, bottom)]
+        a = np.asarray(Image.fromarray(a).resize((a.shape[1], h), Image.BILINEAR))
+    f = a.astype(np.float32) / 255.0
+    if rng.random() < 0.5:  # contrast about the mean, brightness
+        mean = float(f.mean())
+        f = (f - mean) * float(rng.uniform(0.6, 1.15)) + mean + float(rng.uniform(-0.1, 0.1))
+    if rng.random() < 0.3:
+        f = np.clip(f, 0.0, 1.0) ** float(rng.uniform(0.7, 1.4))
+    if rng.random() < 0.3:
+        f = f + rng.normal(0.0, float(rng.uniform(0.01, 0.05)), f.shape).astype(np.float32)
+    return (np.clip(f, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
 class _Batches:
     """Deterministic width-bucketed batches: batch(step) depends only on (seed, step)."""
 
-    def __init__(self, paths: list[Path], charset: Charset, batch_size: int, max_width: int, seed: int):
+    def __init__(self, paths: list[Path], charset: Charset, batch_size: int, max_width: int, seed: int,
+                 augment: bool = False):
         if not paths:
             raise FileNotFoundError("no shard_*.npz files found")
         self.paths, self.charset, self.bs = paths, charset, batch_size
-        self.max_width, self.seed = max_width, seed
+        self.max_width, self.seed, self.augment = max_width, seed, augment
         self._cache: OrderedDict[Path, tuple[Shard, np.ndarray]] = OrderedDict()
 
     def _shard(self, path: Path) -> tuple[Shard, np.ndarray]:
@@ -192,6 +226,8 @@ class _Batches:
             img, text = sh.image(int(i)), sh.labels[int(i)]
             if not self.charset.covers(text) or not text:
                 continue
+            if self.augment:
+                img = jitter_line(img, rng)
             if img.shape[1] > self.max_width:  # squeeze overly wide lines
                 img = np.asarray(Image.fromarray(img).resize((self.max_width, img.shape[0]), Image.BILINEAR))
             imgs.append(img)
@@ -379,7 +415,7 @@ def train(config: TrainConfig) -> Path:
         torch.set_rng_state(state["torch_rng"])
         step, best, cpu_s, seen = state["step"], state["best"], state["cpu_s"], state["seen"]
     data = _Batches(sorted(Path(cfg.shards).glob("shard_*.npz")), charset, cfg.batch_size, cfg.max_width,
-                    cfg.seed)
+                    cfg.seed, cfg.augment)
     ctc = torch.nn.CTCLoss(blank=0, zero_infinity=True)
     teacher: CRNN | None = None
     if cfg.teacher:

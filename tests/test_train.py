@@ -7,15 +7,18 @@ import math
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from ocr.synth import available_fonts, render_shards, render_test_set
 from ocr.train import (
     TrainConfig,
+    _Batches,
     distill_targets,
     evaluate,
     greedy_decode,
+    jitter_line,
     load_checkpoint,
     read_labels,
     rescale_batch,
@@ -70,6 +73,32 @@ def test_train_export_and_resume(tiny_data: tuple[Path, Path], tmp_path: Path) -
     result, pairs = evaluate(model, labels, meta["charset"], limit=0)  # type: ignore[arg-type]
     assert result.n == 4 and 0.0 <= result.line_acc <= 1.0 and len(pairs) == 4
     assert len(read_labels(labels)) == 4
+
+
+def test_jitter_line_keeps_height_and_is_seeded() -> None:
+    line = np.full((64, 300), 230, np.uint8)
+    line[20:44, 10:290:12] = 20  # dark strokes
+    outs = [jitter_line(line, np.random.default_rng(s)) for s in (5, 5, 6)]
+    assert all(o.dtype == np.uint8 and o.shape[0] == 64 for o in outs)
+    assert np.array_equal(outs[0], outs[1])  # same generator state, same variant
+    widths = {jitter_line(line, np.random.default_rng(s)).shape[1] for s in range(20)}
+    assert len(widths) > 1 and all(240 <= w <= 360 for w in widths)  # width scaled 0.8-1.2x
+    assert any(not np.array_equal(jitter_line(line, np.random.default_rng(s)), line) for s in range(5))
+
+
+def test_augmented_batches_are_a_function_of_the_step(tiny_data: tuple[Path, Path]) -> None:
+    from ocr.charset import load_charset
+
+    shards, _ = tiny_data
+    paths = sorted(shards.glob("shard_*.npz"))
+    plain, aug, aug2 = (_Batches(paths, load_charset(), 3, 1600, seed=4, augment=a)
+                        for a in (False, True, True))
+    x0, t0, _, _ = plain.batch(7)
+    x1, t1, _, w1 = aug.batch(7)
+    x2, _, _, w2 = aug2.batch(7)
+    assert torch.equal(t0, t1)  # same lines, same labels
+    assert torch.equal(x1, x2) and torch.equal(w1, w2)  # resumable: the jitter depends on (seed, step)
+    assert x1.shape[2] == x0.shape[2] and not (x1.shape == x0.shape and torch.equal(x1, x0))
 
 
 def test_greedy_decode() -> None:
