@@ -173,8 +173,11 @@ def test_onnx_export_matches_torch_per_item() -> None:
     from ocr.models.onnx_export import to_onnx
 
     torch.manual_seed(0)
-    model = CRNN(CRNNConfig(**{**SMALL.__dict__, "head_rank": 5})).eval()
-    session = ort.InferenceSession(to_onnx(model), providers=["CPUExecutionProvider"])
+    model = CRNN(CRNNConfig(**{**SMALL.__dict__, "head_rank": 5})).half().train()
+    onnx_bytes = to_onnx(model)
+    assert model.training and next(model.parameters()).dtype == torch.float16  # the argument is untouched
+    model = model.float().eval()
+    session = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
     x = torch.rand(3, 1, 64, 120)
     lengths = torch.tensor([15, 9, 4])
     got = session.run(None, {"x": x.numpy(), "lengths": lengths.numpy()})[0]

@@ -8,6 +8,7 @@ model: 4.3 ms vs 9.1 ms; benchmarks/bench_crnn.py).
 
 from __future__ import annotations
 
+import copy
 import io
 import os
 import threading
@@ -53,8 +54,9 @@ class _LogProbs(nn.Module):
 
 
 def to_onnx(model: CRNN) -> bytes:
-    """The model (in eval mode, fp32) as serialised ONNX bytes with dynamic batch and width."""
-    model = model.float().eval()
+    """The model (a fp32 eval-mode copy; the argument is left as it was) as serialised ONNX bytes with
+    dynamic batch and width."""
+    model = copy.deepcopy(model).float().eval()
     height = model.config.height
     x = torch.full((2, 1, height, 64), 1.0)  # trace with two items of different lengths
     lengths = torch.tensor([int(CRNN.output_length(64)), int(CRNN.output_length(32))])
