@@ -127,3 +127,36 @@ def test_unknown_names_raise() -> None:
     for module in (ppocr, ddddocr, tesseract):
         with pytest.raises(UnknownEngine):
             module.check("nope")
+
+
+def _identity_onnx() -> bytes:
+    import onnx.helper as oh
+    from onnx import TensorProto
+
+    graph = oh.make_graph([oh.make_node("Identity", ["x"], ["y"])], "identity",
+                          [oh.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                          [oh.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    model = oh.make_model(graph, opset_imports=[oh.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
+@pytest.mark.parametrize(("env", "want"), [("", "0"), ("0", "0"), ("1", "1")])
+def test_ort_spinning_follows_ocr_ort_spin(monkeypatch: pytest.MonkeyPatch, env: str, want: str) -> None:
+    pytest.importorskip("onnxruntime")
+    from ocr.engines.onnx_ctc import make_session
+
+    monkeypatch.setenv("OCR_ORT_SPIN", env)
+    session = make_session(_identity_onnx(), 1, name="identity")
+    assert session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == want
+
+
+@pytest.mark.parametrize(("var", "value"),
+                         [("OCR_ORT_SPIN", "yes"), ("OCR_THREADS", "0"), ("OCR_THREADS", "two")])
+def test_bad_ort_settings_raise_clear_errors(monkeypatch: pytest.MonkeyPatch, var: str, value: str) -> None:
+    from ocr.engines.onnx_ctc import onnx_spinning, onnx_threads
+    from ocr.errors import OCRError
+
+    monkeypatch.setenv(var, value)
+    with pytest.raises(OCRError, match=var):
+        onnx_spinning() if var == "OCR_ORT_SPIN" else onnx_threads()

@@ -24,6 +24,7 @@ __all__ = [
     "OnnxCtcEngine",
     "OnnxModel",
     "make_session",
+    "onnx_spinning",
     "onnx_threads",
     "package_dir",
     "package_file",
@@ -45,6 +46,15 @@ def onnx_threads() -> int:
     if n < 1:
         raise OCRError(f"OCR_THREADS must be an integer >= 1, not {raw!r}")
     return n
+
+
+def onnx_spinning() -> bool:
+    """Whether onnxruntime's intra-op threads spin while waiting for work: env OCR_ORT_SPIN "1" or "0"
+    (default "0": on a shared 2-core machine spinning threads take CPU from everything else)."""
+    raw = os.environ.get("OCR_ORT_SPIN", "").strip()
+    if raw not in ("", "0", "1"):
+        raise OCRError(f"OCR_ORT_SPIN must be 0 or 1, not {raw!r}")
+    return raw == "1"
 
 
 def package_dir(package: str) -> Path | None:
@@ -71,7 +81,7 @@ def package_file(package: str, relative: str) -> tuple[Path | None, str | None]:
 
 def make_session(path: Path | bytes, threads: int | None = None, name: str = "") -> object:
     """An onnxruntime CPU InferenceSession of a model file (or serialized model bytes, named `name`
-    in errors): `threads` intra-op threads, no spinning, quiet."""
+    in errors): `threads` intra-op threads, spinning per onnx_spinning(), quiet."""
     import onnxruntime as ort
 
     so = ort.SessionOptions()
@@ -79,7 +89,7 @@ def make_session(path: Path | bytes, threads: int | None = None, name: str = "")
     so.inter_op_num_threads = 1
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     so.log_severity_level = 3  # the ddddocr graph declares a wrong output shape: ort warns every run
-    so.add_session_config_entry("session.intra_op.allow_spinning", "0")  # shared 2-core machine
+    so.add_session_config_entry("session.intra_op.allow_spinning", "1" if onnx_spinning() else "0")
     try:
         model = path if isinstance(path, bytes) else str(path)
         return ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
