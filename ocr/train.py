@@ -26,6 +26,7 @@ from PIL import Image
 from ocr.charset import Charset, load_charset
 from ocr.metrics import score_lines
 from ocr.models.crnn import COMPACT, CRNN, DDDDOCR, FAST32, CRNNConfig
+from ocr.preprocess import background_is_dark
 from ocr.synth import Shard, load_shard
 
 __all__ = [
@@ -179,7 +180,7 @@ def jitter_line(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     if rng.random() < 0.5:  # vertical framing: a detector's box is rarely tight in the same way
         m = max(1, round(0.08 * h))
         top, bottom = (int(v) for v in rng.integers(-m, m + 1, 2))
-        bg = int(np.median(a[:, : max(1, a.shape[1] // 20)]))
+        bg = round(background_is_dark(a)[1])
         if top < 0 or bottom < 0:  # pad with the background
             a = np.pad(a, ((max(0, -top), max(0, -bottom)), (0, 0)), constant_values=bg)
         a = a[max(0, top): a.shape[0] - max(0, bottom)]
@@ -236,7 +237,7 @@ class _Batches:
         x = np.empty((len(imgs), 1, imgs[0].shape[0], width), np.float32)
         for k, img in enumerate(imgs):
             x[k, 0, :, : img.shape[1]] = img
-            x[k, 0, :, img.shape[1]:] = float(np.median(img[:, -4:]))  # pad with the background
+            x[k, 0, :, img.shape[1]:] = background_is_dark(img)[1]  # pad with the background
         x /= 255.0
         widths = torch.tensor([i.shape[1] for i in imgs], dtype=torch.long)
         tgt = torch.tensor([c for lab in labels for c in lab], dtype=torch.long)
