@@ -210,7 +210,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.arch not in ARCHS:
         raise ValueError(f"unknown --arch {args.arch!r}; choose from {', '.join(ARCHS)}")
     config = TrainConfig(
-        shards=Path(args.shards), run_dir=Path(args.run_dir), init=args.init, arch=args.arch,
+        shards=tuple(Path(d) for d in args.shards), run_dir=Path(args.run_dir), init=args.init,
+        arch=args.arch,
         steps=args.steps, batch_size=args.batch_size, lr=args.lr, freeze_layers=args.freeze_layers,
         eval_every=args.eval_every, eval_sets=tuple(Path(p) for p in args.eval),
         export=Path(args.export) if args.export else None, threads=args.threads,
@@ -239,7 +240,8 @@ def _add_extra_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--min-count", type=float, default=2.0)
     p.set_defaults(func=_cmd_build_lm)
     p = sub.add_parser("train", help="train or fine-tune our CRNN on pre-rendered shards (resumable)")
-    p.add_argument("--shards", required=True, help="folder of shard_*.npz from `synth shards`")
+    p.add_argument("--shards", required=True, nargs="+",
+                   help="one or more folders of shard_*.npz from `synth shards` (used together)")
     p.add_argument("--run-dir", required=True, help="checkpoints and logs; an existing run resumes")
     p.add_argument("--init", default="ddddocr",
                    help="'ddddocr' (port the wheel's CRNN), a checkpoint path to fine-tune, or '' (random)")

@@ -70,7 +70,7 @@ class TrainConfig:
           is then downscaled for it.
     """
 
-    shards: Path
+    shards: Path | tuple[Path, ...]
     run_dir: Path
     init: str = "ddddocr"
     arch: str = "ddddocr"
@@ -194,6 +194,16 @@ def jitter_line(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     if rng.random() < 0.3:
         f = f + rng.normal(0.0, float(rng.uniform(0.01, 0.05)), f.shape).astype(np.float32)
     return (np.clip(f, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def shard_files(shards: Path | Sequence[Path]) -> list[Path]:
+    """The shard_*.npz files of one folder or of several: folders in the order given, names sorted
+    within each, so the same folders always give the same list (and resumed runs the same batches)."""
+    folders = [Path(shards)] if isinstance(shards, str | Path) else [Path(d) for d in shards]
+    missing = [str(d) for d in folders if not d.is_dir()]
+    if missing:
+        raise FileNotFoundError(f"shard folder(s) not found: {', '.join(missing)}")
+    return [f for d in folders for f in sorted(d.glob("shard_*.npz"))]
 
 
 class _Batches:
@@ -415,8 +425,7 @@ def train(config: TrainConfig) -> Path:
         opt.load_state_dict(state["opt"])
         torch.set_rng_state(state["torch_rng"])
         step, best, cpu_s, seen = state["step"], state["best"], state["cpu_s"], state["seen"]
-    data = _Batches(sorted(Path(cfg.shards).glob("shard_*.npz")), charset, cfg.batch_size, cfg.max_width,
-                    cfg.seed, cfg.augment)
+    data = _Batches(shard_files(cfg.shards), charset, cfg.batch_size, cfg.max_width, cfg.seed, cfg.augment)
     ctc = torch.nn.CTCLoss(blank=0, zero_infinity=True)
     teacher: CRNN | None = None
     if cfg.teacher:

@@ -22,6 +22,7 @@ from ocr.train import (
     load_checkpoint,
     read_labels,
     rescale_batch,
+    shard_files,
     train,
 )
 
@@ -168,3 +169,17 @@ def test_fine_tune_with_a_low_rank_head(tiny_data: tuple[Path, Path], tmp_path: 
     assert model.config.head_rank == 8 and "rank-8" in str(meta["head"])
     parent = meta["parent"]  # its export is its best evaluation: step 0 of a 1-step run
     assert parent["steps"] == 0 and parent["init"] == "random (compact)"  # type: ignore[index]
+
+
+def test_shard_files_joins_folders_in_order(tmp_path: Path) -> None:
+    layout = (("b", ["shard_00001.npz", "shard_00000.npz", "other.npz"]), ("a", ["shard_00000.npz"]))
+    for folder, names in layout:
+        (tmp_path / folder).mkdir()
+        for n in names:
+            (tmp_path / folder / n).touch()
+    got = shard_files((tmp_path / "b", tmp_path / "a"))
+    assert [p.relative_to(tmp_path).as_posix() for p in got] == [
+        "b/shard_00000.npz", "b/shard_00001.npz", "a/shard_00000.npz"]
+    assert shard_files(tmp_path / "a") == [tmp_path / "a" / "shard_00000.npz"]
+    with pytest.raises(FileNotFoundError, match="nope"):
+        shard_files((tmp_path / "a", tmp_path / "nope"))
