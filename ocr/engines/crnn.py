@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ocr.engines.base import Engine, InputSpec
+from ocr.engines.registry import ENGINES
 from ocr.errors import EngineUnavailable, UnknownEngine
 
 __all__ = ["CHECKPOINT", "VARIANTS", "CrnnEngine", "Variant", "check", "load"]
@@ -29,18 +30,18 @@ MAX_WIDTH = 12800  # 200 characters at 64 px; wider lines are squeezed by prepro
 
 @dataclass(frozen=True)
 class Variant:
-    """One registered checkpoint: where it lives, how it is titled, how to make it, whose weights."""
+    """One registered checkpoint: where it lives, how to make it, whose weights (its title is in the
+    engine registry)."""
 
     checkpoint: Path
-    title: str
     train_args: str  # the `python -m ocr train` options (beyond shards/run dir) that produce it
     licence: str
 
 
 VARIANTS = {
-    "crnn": Variant(MODELS / "crnn.pt", "Our CRNN", "--init ddddocr",
+    "crnn": Variant(MODELS / "crnn.pt", "--init ddddocr",
                     "weights derived from ddddocr (MIT), fine-tuned here"),
-    "crnn-fast": Variant(MODELS / "crnn_fast.pt", "Our CRNN (fast, 32 px)",
+    "crnn-fast": Variant(MODELS / "crnn_fast.pt",
                          "--init '' --arch fast32 --teacher models/crnn.pt",
                          "trained here from random init (distilled from our CRNN, then CTC fine-tuned)"),
 }
@@ -88,7 +89,7 @@ class CrnnEngine(Engine):
         self.parameters = sum(p.numel() for p in model.parameters())
         self._convs = sum(isinstance(m, nn.Conv2d) for m in model.modules())
         self.name = name
-        self.title = VARIANTS[name].title if name in VARIANTS else name
+        self.title = ENGINES[name].title if name in ENGINES else name
         self.charset = chars
         self.checkpoint = checkpoint
         inp = self.meta["input"]
