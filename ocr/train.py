@@ -26,7 +26,7 @@ from PIL import Image
 from ocr.charset import Charset, load_charset
 from ocr.metrics import score_lines
 from ocr.models.crnn import COMPACT, CRNN, DDDDOCR, FAST32, CRNNConfig
-from ocr.preprocess import background_is_dark
+from ocr.preprocess import border_level
 from ocr.synth import Shard, load_shard
 
 __all__ = [
@@ -180,7 +180,7 @@ def jitter_line(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     if rng.random() < 0.5:  # vertical framing: a detector's box is rarely tight in the same way
         m = max(1, round(0.08 * h))
         top, bottom = (int(v) for v in rng.integers(-m, m + 1, 2))
-        bg = round(background_is_dark(a)[1])
+        bg = round(border_level(a))
         if top < 0 or bottom < 0:  # pad with the background
             a = np.pad(a, ((max(0, -top), max(0, -bottom)), (0, 0)), constant_values=bg)
         a = a[max(0, top): a.shape[0] - max(0, bottom)]
@@ -247,7 +247,7 @@ class _Batches:
         x = np.empty((len(imgs), 1, imgs[0].shape[0], width), np.float32)
         for k, img in enumerate(imgs):
             x[k, 0, :, : img.shape[1]] = img
-            x[k, 0, :, img.shape[1]:] = background_is_dark(img)[1]  # pad with the background
+            x[k, 0, :, img.shape[1]:] = border_level(img)  # pad with the background
         x /= 255.0
         widths = torch.tensor([i.shape[1] for i in imgs], dtype=torch.long)
         tgt = torch.tensor([c for lab in labels for c in lab], dtype=torch.long)
@@ -338,8 +338,9 @@ def evaluate(model: CRNN, labels: Path, chars: Sequence[str], limit: int = 0,
     for s in range(0, len(order), batch_size):
         idx = order[s:s + batch_size]
         width = max(items[i][0].shape[1] for i in idx)
-        x = np.ones((len(idx), 1, height, width), np.float32)
-        for k, i in enumerate(idx):
+        x = np.empty((len(idx), 1, height, width), np.float32)
+        for k, i in enumerate(idx):  # pad each line with its own background, as training does
+            x[k, 0] = border_level(items[i][0])
             x[k, 0, :, : items[i][0].shape[1]] = items[i][0]
         lengths = [int(CRNN.output_length(items[i][0].shape[1])) for i in idx]
         logits = model(torch.from_numpy(x), torch.tensor(lengths))

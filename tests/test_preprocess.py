@@ -65,6 +65,20 @@ def test_clahe_detail_and_invert_auto() -> None:
     ).max() <= 15  # both end dark-on-light
 
 
+def test_invert_auto_on_grey_scans_and_framed_lines() -> None:
+    from ocr.preprocess import background_is_dark
+
+    grey = _line()
+    grey[grey == 240] = 118  # a dim scan: background below 128, text darker still
+    assert not background_is_dark(grey)[0]
+    assert "kept" in preprocess(grey, GRAY_SPEC).stages[2].detail
+    framed = _line(40, 300)
+    framed[:3], framed[-3:], framed[:, -3:] = 60, 60, 60  # table rules along three edges
+    assert background_is_dark(framed)[1] < 128 and not background_is_dark(framed)[0]
+    light_on_dark = 255 - _line(40, 300)
+    assert background_is_dark(light_on_dark)[0]
+
+
 def test_resize_keeps_aspect_and_pads() -> None:
     pre = preprocess(_line(30, 200), RGB_SPEC)
     assert pre.content_width == round(200 * 48 / 30) == 320
@@ -74,6 +88,17 @@ def test_resize_keeps_aspect_and_pads() -> None:
     assert (pre.model_image[:, 325:] == 128).all()
     # the tensor's padding is the normalised pad value
     assert np.allclose(pre.tensor[:, :, 325:], (128 / 255 - 0.5) / 0.5, atol=1e-6)
+
+
+def test_pad_background_uses_the_line_background() -> None:
+    spec = dataclasses.replace(GRAY_SPEC, pad_background=True)
+    grey = _line(30, 203)
+    grey[grey == 240] = 180  # a grey page: padding it with white would draw a bright bar after the text
+    pre = preprocess(grey, spec, PreprocessConfig(invert="never"))
+    assert pre.model_image.shape[1] % 8 == 0 and pre.model_image.shape[1] > pre.content_width
+    assert (pre.model_image[:, pre.content_width:] == 180).all()
+    assert "background level 180" in pre.stages[-1].detail
+    assert (preprocess(grey, GRAY_SPEC, PreprocessConfig(invert="never")).model_image[:, -1] == 255).all()
 
 
 def test_width_clamps_and_no_resize() -> None:
@@ -108,6 +133,11 @@ def test_pad_batch() -> None:
     assert (out[0, :, :, 16:] == -1.0).all() and (out[0, :, :, :16] == 1.0).all()
     with pytest.raises(ValueError):
         pad_batch([a, np.ones((1, 48, 16), np.float32)])
+    per_item = pad_batch([a, b, a], fill=[0.25, 0.0, 0.75])  # one fill per tensor
+    assert (per_item[0, :, :, 16:] == 0.25).all() and (per_item[2, :, :, 16:] == 0.75).all()
+    assert (per_item[1] == 1.0).all()
+    with pytest.raises(ValueError):
+        pad_batch([a, b], fill=[0.0])
 
 
 @settings(max_examples=40, deadline=None)

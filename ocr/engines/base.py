@@ -22,6 +22,9 @@ class InputSpec:
     max_width:   the widest input fed in one piece (wider lines are squeezed to fit).
     width_multiple: the padded width is rounded up to a multiple of this.
     pad_value:   gray level (0..255) used to pad on the right.
+    pad_background: pad with the line's own background level (its border-ring median) instead of
+                 pad_value, as our CRNNs were trained; white padding beside a grey background
+                 corrupts their last character.
     """
 
     height: int | None
@@ -33,6 +36,7 @@ class InputSpec:
     max_width: int = 3200
     width_multiple: int = 8
     pad_value: int = 0
+    pad_background: bool = False
 
 
 class Engine(ABC):

@@ -2,8 +2,10 @@
 accurate 64-px model) and `crnn-fast` (models/crnn_fast.pt, the 32-px student distilled from it).
 
 Input (B, 1, H, W) gray x/255, dark text on light (H and normalisation from the checkpoint metadata);
-output per item (T_i, C) log-probabilities, T_i = ceil(W_i / 8). Batched calls pad with white and pass
-each item's length to the LSTM, so padding does not leak into an item's recurrent state.
+output per item (T_i, C) log-probabilities, T_i = ceil(W_i / 8). Lines are right-padded with their own
+background level, as in training (white padding beside a grey background corrupts the last character;
+see docs/model_card.md), and batched calls pass each item's length to the LSTM,
+so padding does not leak into an item's recurrent state.
 
 Inference runs in onnxruntime: the checkpoint is loaded in PyTorch and exported to an in-memory ONNX
 graph once per load (ocr.models.onnx_export), which runs ~2x faster than eager PyTorch here.
@@ -96,17 +98,18 @@ class CrnnEngine(Engine):
         self.input_spec = InputSpec(
             height=int(inp["height"]), channels=1, mean=float(inp["mean"]), std=float(inp["std"]),  # type: ignore[index]
             downsample=8, min_width=16, max_width=MAX_WIDTH, width_multiple=8, pad_value=255,
+            pad_background=True,
         )
-        self._fill = (255 / 255.0 - self.input_spec.mean) / self.input_spec.std
 
     def logprobs_batch(self, tensors: list[np.ndarray]) -> list[np.ndarray]:
         """tensors: each (1, H, W_i) float32 -> each (ceil(W_i / 8), C) float32 log-probabilities."""
         if not tensors:
             return []
         from ocr.models.crnn import CRNN
-        from ocr.preprocess import pad_batch
+        from ocr.preprocess import border_level, pad_batch
 
-        x = pad_batch(tensors, fill=self._fill)  # (B, 1, H, W_max)
+        # each line padded with its own background (as in training; preprocessing did the same)
+        x = pad_batch(tensors, fill=[border_level(t[0]) for t in tensors])  # (B, 1, H, W_max)
         lengths = [int(CRNN.output_length(t.shape[-1])) for t in tensors]
         logp = self._session.run(None, {"x": x, "lengths": np.asarray(lengths, dtype=np.int64)})[0]  # type: ignore[attr-defined]
         return [np.ascontiguousarray(logp[b, :t], dtype=np.float32) for b, t in enumerate(lengths)]
