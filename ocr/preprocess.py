@@ -154,12 +154,12 @@ def background_is_dark(image: np.ndarray) -> tuple[bool, float, float]:
     """
     gray = _to_gray(image)
     level = border_level(gray)
-    lo, hi = np.percentile(gray, (1, 99))
+    hist = np.bincount(gray.ravel(), minlength=256)
+    lo, hi = np.searchsorted(np.cumsum(hist), (0.01 * gray.size, 0.99 * gray.size))
     if hi - lo < 32:
         return level < 128.0, level, 128.0
     threshold = float(cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)[0])
-    hist = np.convolve(np.bincount(gray.ravel(), minlength=256), np.ones(17), mode="same")
-    mode = float(hist.argmax())  # the most common level, histogram smoothed over 17 levels
+    mode = float(np.convolve(hist, np.ones(17), mode="same").argmax())  # smoothed over 17 levels
     return level <= threshold and mode <= threshold, level, threshold
 
 
