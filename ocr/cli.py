@@ -223,6 +223,18 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    import torch
+
+    from ocr.train import export_run
+
+    torch.set_num_threads(args.threads)
+    results = export_run(Path(args.run_dir), Path(args.out), [Path(p) for p in args.eval])
+    print(json.dumps({"path": args.out, "evals": [{"name": r.name, "n": r.n, "cer": round(r.cer, 4),
+                                                   "line_acc": round(r.line_acc, 4)} for r in results]}))
+    return 0
+
+
 def _cmd_build_lm(args: argparse.Namespace) -> int:
     from ocr.decoding.lm import DEFAULT_LM_PATH, build_lm
 
@@ -270,6 +282,14 @@ def _add_extra_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--kd-weight", type=float, default=1.0, help="weight of the distillation loss")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("export", help="export a training run's latest weights (run_dir/last.pt) as fp16")
+    p.add_argument("run_dir")
+    p.add_argument("out", help="the .pt to write (e.g. models/crnn_fast.pt)")
+    p.add_argument("--eval", action="append", default=[],
+                   help="labels file scored and recorded in the export's metadata (repeat)")
+    p.add_argument("--threads", type=int, default=1)
+    p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("synth", help="render synthetic lines: a labelled test set, or training shards")
     p.add_argument("kind", choices=["testset", "shards"])

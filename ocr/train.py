@@ -35,6 +35,7 @@ __all__ = [
     "build_model",
     "distill_targets",
     "evaluate",
+    "export_run",
     "greedy_decode",
     "jitter_line",
     "load_checkpoint",
@@ -394,6 +395,35 @@ def _save_state(
     tmp.replace(path)
 
 
+def _export_meta(origin: dict[str, object], step: int, seen: int, cpu_s: float,
+                 train_config: dict[str, object], results: Sequence[EvalResult]) -> dict[str, object]:
+    """The metadata an export records beside the charset and input spec."""
+    return {**origin, "steps": step, "samples_seen": seen, "cpu_hours": round(cpu_s / 3600, 3),
+            "data": train_config.get("data_description"), "eval": [asdict(r) for r in results],
+            "train_config": train_config}
+
+
+def export_run(run_dir: Path, path: Path, eval_sets: Sequence[Path] = (),
+               eval_limit: int = 0) -> list[EvalResult]:
+    """Export a run's latest weights (run_dir/last.pt) as an fp16 checkpoint at `path`, evaluated on
+    `eval_sets` (recorded in its metadata; eval_limit > 0: that many evenly spaced lines). The training
+    loop exports the best checkpoint by its periodic evaluation; this exports where the run ended,
+    e.g. at the end of a learning-rate schedule."""
+    last = Path(run_dir) / "last.pt"
+    if not last.is_file():
+        raise FileNotFoundError(f"no training state at {last}")
+    state = torch.load(last, map_location="cpu", weights_only=False)
+    charset = load_charset()
+    model = CRNN(CRNNConfig.from_dict(state["config"]))
+    model.load_state_dict(state["model"])
+    model = model.half().float().eval()  # evaluate the weights the fp16 export will hold
+    results = [evaluate(model, Path(p), charset.chars, eval_limit)[0] for p in eval_sets]
+    meta = _export_meta(state["origin"], state["step"], state["seen"], state["cpu_s"],
+                        state["train_config"], results)
+    save_export(model, Path(path), charset, meta)
+    return results
+
+
 # ---------------------------------------------------------------------------------------------- train
 def train(config: TrainConfig) -> Path:
     """Train (or resume) per `config`; returns the exported checkpoint path (or run_dir/last.pt)."""
@@ -457,9 +487,7 @@ def train(config: TrainConfig) -> Path:
             best = results[0].cer
             rec["best"] = True
             if cfg.export is not None:
-                meta = {**origin, "steps": step, "samples_seen": seen, "cpu_hours": round(cpu_s / 3600, 3),
-                        "data": cfg.data_description, "eval": [asdict(r) for r in results],
-                        "train_config": cfg.to_dict()}
+                meta = _export_meta(origin, step, seen, cpu_s, cfg.to_dict(), results)
                 save_export(model, Path(cfg.export), charset, meta)
         log.write(json.dumps(rec, ensure_ascii=False) + "\n")
         log.flush()

@@ -17,6 +17,7 @@ from ocr.train import (
     _Batches,
     distill_targets,
     evaluate,
+    export_run,
     greedy_decode,
     jitter_line,
     load_checkpoint,
@@ -74,6 +75,23 @@ def test_train_export_and_resume(tiny_data: tuple[Path, Path], tmp_path: Path) -
     result, pairs = evaluate(model, labels, meta["charset"], limit=0)  # type: ignore[arg-type]
     assert result.n == 4 and 0.0 <= result.line_acc <= 1.0 and len(pairs) == 4
     assert len(read_labels(labels)) == 4
+
+
+def test_export_run_writes_the_last_weights(tiny_data: tuple[Path, Path], tmp_path: Path) -> None:
+    shards, labels = tiny_data
+    cfg = _config(tmp_path, shards, labels, steps=2)
+    train(cfg)
+    out = tmp_path / "last_export.pt"
+    (result,) = export_run(cfg.run_dir, out, [labels])
+    model, meta = load_checkpoint(out)
+    state = torch.load(cfg.run_dir / "last.pt", weights_only=False)
+    assert meta["steps"] == state["step"] == 2 and meta["samples_seen"] == state["seen"]
+    assert meta["eval"][0]["cer"] == result.cer and result.n == 4  # type: ignore[index]
+    assert meta["train_config"]["steps"] == 2  # type: ignore[index]
+    for k, v in model.state_dict().items():  # the run's weights, rounded to fp16
+        assert torch.allclose(v, state["model"][k].half().float()), k
+    with pytest.raises(FileNotFoundError):
+        export_run(tmp_path / "no_run", out)
 
 
 def test_jitter_line_keeps_height_and_is_seeded() -> None:
