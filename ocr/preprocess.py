@@ -269,10 +269,10 @@ def preprocess(
         if config.invert == "always":
             img, detail = 255 - img, "always inverted"
         elif dark:
-            img, detail = 255 - img, (f"auto: dark background (border median {level:.0f} below "
+            img, detail = 255 - img, (f"auto: dark background (border median {level:.0f}, "
                                       f"threshold {cut:.0f}), inverted")
         else:
-            detail = f"auto: light background (border median {level:.0f} above threshold {cut:.0f}), kept"
+            detail = f"auto: light background (border median {level:.0f}, threshold {cut:.0f}), kept"
         stages.append(Stage("invert", img, detail))
 
     if config.binarize:
@@ -285,7 +285,8 @@ def preprocess(
     if spec.height is None:
         detail = f"no resize (engine takes any size): {content_width}×{model_image.shape[0]}"
     else:
-        level = pad_level(model_image[:, :content_width], spec)
+        padded = model_image.shape[1] > content_width
+        level = int(np.ravel(model_image[0, -1])[0]) if padded else pad_level(model_image, spec)
         fill = f"the background level {level}" if spec.pad_background else f"{level}"
         detail = (f"{img.shape[1]}×{img.shape[0]} → {content_width}×{spec.height}, padded to "
                   f"{model_image.shape[1]} with {fill}")
