@@ -136,10 +136,14 @@ def border_level(gray: np.ndarray) -> float:
     the background level of a line crop, in the array's own units."""
     h, w = gray.shape
     r = 2 if min(h, w) > 8 else 0
-    ring = gray if r == 0 else np.concatenate(
+    ring = gray.ravel() if r == 0 else np.concatenate(
         [gray[:r].ravel(), gray[-r:].ravel(), gray[:, :r].ravel(), gray[:, -r:].ravel()]
     )
-    return float(np.median(ring))
+    k = ring.size // 2  # the median via partition: np.median costs ~3x more on these small rings
+    if ring.size % 2:
+        return float(np.partition(ring, k)[k])
+    lo, hi = np.partition(ring, (k - 1, k))[k - 1 : k + 1]
+    return (float(lo) + float(hi)) / 2.0
 
 
 def background_is_dark(image: np.ndarray) -> tuple[bool, float, float]:
@@ -152,13 +156,15 @@ def background_is_dark(image: np.ndarray) -> tuple[bool, float, float]:
     edges: on 4,000 rendered dark-on-light lines the three rules flagged 54, 23 and 3. Images with
     little contrast (1st-99th percentile spread < 32 levels) fall back to the fixed cut.
     """
-    gray = _to_gray(image)
+    gray = np.ascontiguousarray(_to_gray(image))
     level = border_level(gray)
-    hist = np.bincount(gray.ravel(), minlength=256)
+    threshold = float(cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)[0])
+    if level >= 128.0 and level > threshold:  # light by either rule: skip the histogram (most lines)
+        return False, level, threshold
+    hist = cv2.calcHist([gray], [0], None, [256], [0, 256]).ravel()
     lo, hi = np.searchsorted(np.cumsum(hist), (0.01 * gray.size, 0.99 * gray.size))
     if hi - lo < 32:
         return level < 128.0, level, 128.0
-    threshold = float(cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)[0])
     mode = float(np.convolve(hist, np.ones(17), mode="same").argmax())  # smoothed over 17 levels
     return level <= threshold and mode <= threshold, level, threshold
 
