@@ -18,6 +18,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -26,7 +27,7 @@ from PIL import Image
 from ocr.charset import Charset, load_charset
 from ocr.metrics import score_lines
 from ocr.models.crnn import COMPACT, CRNN, DDDDOCR, FAST32, CRNNConfig
-from ocr.preprocess import border_level
+from ocr.preprocess import border_level, pad_batch
 from ocr.synth import Shard, load_shard
 
 __all__ = [
@@ -244,11 +245,9 @@ class _Batches:
                 img = np.asarray(Image.fromarray(img).resize((self.max_width, img.shape[0]), Image.BILINEAR))
             imgs.append(img)
             labels.append(self.charset.encode(text))
-        width = max(i.shape[1] for i in imgs)
-        x = np.empty((len(imgs), 1, imgs[0].shape[0], width), np.float32)
-        for k, img in enumerate(imgs):
-            x[k, 0, :, : img.shape[1]] = img
-            x[k, 0, :, img.shape[1]:] = border_level(img)  # pad with the background
+        # (B, 1, H, W_max), each line right-padded with its own background level
+        x = pad_batch([img[None].astype(np.float32) for img in imgs],
+                      fill=[border_level(img) for img in imgs])
         x /= 255.0
         widths = torch.tensor([i.shape[1] for i in imgs], dtype=torch.long)
         tgt = torch.tensor([c for lab in labels for c in lab], dtype=torch.long)
@@ -338,11 +337,8 @@ def evaluate(model: CRNN, labels: Path, chars: Sequence[str], limit: int = 0,
     t0 = time.perf_counter()
     for s in range(0, len(order), batch_size):
         idx = order[s:s + batch_size]
-        width = max(items[i][0].shape[1] for i in idx)
-        x = np.empty((len(idx), 1, height, width), np.float32)
-        for k, i in enumerate(idx):  # pad each line with its own background, as training does
-            x[k, 0] = border_level(items[i][0])
-            x[k, 0, :, : items[i][0].shape[1]] = items[i][0]
+        lines = [items[i][0] for i in idx]  # each padded with its own background, as training does
+        x = pad_batch([line[None] for line in lines], fill=[border_level(line) for line in lines])
         lengths = [int(CRNN.output_length(items[i][0].shape[1])) for i in idx]
         logits = model(torch.from_numpy(x), torch.tensor(lengths))
         for i, h in zip(idx, greedy_decode(logits, lengths, chars), strict=True):
@@ -395,6 +391,14 @@ def _save_state(
     tmp.replace(path)
 
 
+def _load_state(path: Path) -> tuple[CRNN, dict[str, Any]]:
+    """(float32 model, the whole training state) from a run's last.pt."""
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    model = CRNN(CRNNConfig.from_dict(state["config"]))
+    model.load_state_dict(state["model"])
+    return model, state
+
+
 def _export_meta(origin: dict[str, object], step: int, seen: int, cpu_s: float,
                  train_config: dict[str, object], results: Sequence[EvalResult]) -> dict[str, object]:
     """The metadata an export records beside the charset and input spec."""
@@ -412,10 +416,8 @@ def export_run(run_dir: Path, path: Path, eval_sets: Sequence[Path] = (),
     last = Path(run_dir) / "last.pt"
     if not last.is_file():
         raise FileNotFoundError(f"no training state at {last}")
-    state = torch.load(last, map_location="cpu", weights_only=False)
+    model, state = _load_state(last)
     charset = load_charset()
-    model = CRNN(CRNNConfig.from_dict(state["config"]))
-    model.load_state_dict(state["model"])
     model = model.half().float().eval()  # evaluate the weights the fp16 export will hold
     results = [evaluate(model, Path(p), charset.chars, eval_limit)[0] for p in eval_sets]
     meta = _export_meta(state["origin"], state["step"], state["seen"], state["cpu_s"],
@@ -435,9 +437,7 @@ def train(config: TrainConfig) -> Path:
     last = run / "last.pt"
     torch.manual_seed(cfg.seed)
     if last.exists():  # resume
-        state = torch.load(last, map_location="cpu", weights_only=False)
-        model = CRNN(CRNNConfig.from_dict(state["config"]))
-        model.load_state_dict(state["model"])
+        model, state = _load_state(last)
         origin = state["origin"]
     else:
         model, origin = build_model(cfg, charset)
