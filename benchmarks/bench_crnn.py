@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -24,11 +23,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from ocr.models.crnn import CRNN
+from ocr.train import evaluate, load_checkpoint
 
-from ocr.models.crnn import CRNN  # noqa: E402
-from ocr.train import evaluate, load_checkpoint  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def latency(model: CRNN, threads: int, runtime: str = "onnxruntime", width: int = 280, batch: int = 16,

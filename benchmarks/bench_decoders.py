@@ -19,13 +19,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ocr.decoding import DecoderConfig, decode, load_default_lm
 from ocr.metrics import edit_distance

@@ -10,14 +10,11 @@ from __future__ import annotations
 import argparse
 import csv
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ocr.engines.registry import available, load_engine
 from ocr.imageio import load_image

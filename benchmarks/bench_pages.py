@@ -3,8 +3,8 @@
     python benchmarks/bench_pages.py [--pages 36] [--seed 1000] [--engine ppocr-v4] [--variants clean,photo]
                                      [--out results.json]
 
-Two page sets of the same layouts: "clean" (as rendered) and "photo" (ocr.synth_pages.degrade: uneven
-light, blur, noise, JPEG). For each rendered page (kinds cycled, page i seeded seed + i) and detector:
+Two page sets of the same layouts: "clean" (as rendered) and "photo" (ocr.documents.synth_pages.degrade:
+uneven light, blur, noise, JPEG). For each rendered page (kinds cycled, page i seeded seed + i) and detector:
 read_page(image, engine, detector) with greedy decoding; the detector's boxes are matched one-to-one to
 the ground-truth line boxes (greedy by IoU, a match needs IoU >= 0.5; IoU of the rotated quadrilaterals);
 recall = matched / ground-truth lines, precision = matched / detected boxes, pooled over all pages.
@@ -26,14 +26,14 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from ocr.documents.detectors import detector_available, load_detector
+from ocr.documents.geometry import TextBox, box_iou
+from ocr.documents.page import read_page
+from ocr.documents.synth_pages import PAGE_KINDS, sample_pages, stack_lines
+from ocr.engines.registry import load_engine
+from ocr.metrics import score_lines
 
-from ocr.engines.registry import load_engine  # noqa: E402
-from ocr.layout import TextBox, box_iou, detector_available, load_detector  # noqa: E402
-from ocr.metrics import score_lines  # noqa: E402
-from ocr.page import read_page  # noqa: E402
-from ocr.synth_pages import PAGE_KINDS, sample_pages, stack_lines  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 REAL = Path("/work/shared/real_samples/cnocr_multiline")
 

@@ -10,16 +10,14 @@ fitted into 280 px: padded with the paper colour when narrower, squeezed horizon
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from ocr.synth import HELD_OUT_FONT, Corpus, font_by_name, render_line
 
-from ocr.synth import HELD_OUT_FONT, Corpus, font_by_name, render_line  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 HEIGHT, WIDTH = 32, 280
 

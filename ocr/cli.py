@@ -119,9 +119,9 @@ def _cmd_recognize(args: argparse.Namespace) -> int:
 def _cmd_bench(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from ocr.bench import run_bench
-    from ocr.datasets import open_labelled_set
     from ocr.engines.registry import default_engine
+    from ocr.evaluation.bench import run_bench
+    from ocr.evaluation.datasets import open_labelled_set
 
     engines = _split(args.engine) if args.engine else [default_engine()]
     decoders = _split(args.decoder)
@@ -303,7 +303,7 @@ def _add_extra_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_synth)
 
-    from ocr.page import add_page_command
+    from ocr.documents.page import add_page_command
 
     add_page_command(sub)
     try:

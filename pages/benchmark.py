@@ -34,8 +34,8 @@ MAX_ROWS = 300
 
 def _run(source: bytes | Path, set_name: str, engines: list[str], decoders: list[str]) -> BenchRun | None:
     """Open the set, run the benchmark with a progress bar, keep thumbnails. None after st.error."""
-    from ocr.bench import run_bench
-    from ocr.datasets import open_labelled_set
+    from ocr.evaluation.bench import run_bench
+    from ocr.evaluation.datasets import open_labelled_set
     from ocr.imageio import load_image
 
     settings = current_settings()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ocr.documents.detectors import DETECTORS, detector_available
+from ocr.documents.synth_pages import PAGE_KINDS
 from ocr.errors import OCRError
-from ocr.layout import DETECTORS, detector_available
 from ocr.metrics import cer
-from ocr.synth_pages import PAGE_KINDS
 from ui.document_view import (
     cached_read,
     cached_sample,

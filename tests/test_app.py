@@ -415,7 +415,7 @@ def test_benchmark_sample_set_button() -> None:
 
 
 def test_stage_upload_places_images_where_the_rows_name_them() -> None:
-    from ocr.datasets import open_labelled_set
+    from ocr.evaluation.datasets import open_labelled_set
     from ui.benchset import stage_upload
 
     files = [("labels.tsv", "sub/dir/a.png\t中\nb.png\t文\n".encode()), ("a.png", png("中")),

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ocr.datasets import ZipLimits, open_labelled_set
 from ocr.errors import DatasetError
+from ocr.evaluation.datasets import ZipLimits, open_labelled_set
 
 
 def _png_bytes(w: int = 40, h: int = 16) -> bytes:

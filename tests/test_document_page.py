@@ -1,6 +1,6 @@
 """The Document page (pages/document.py) through AppTest, run as a page script on its own.
 
-Offline and deterministic: pages are rendered by ocr.synth_pages; no timing is asserted.
+Offline and deterministic: pages are rendered by ocr.documents.synth_pages; no timing is asserted.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from ocr.layout import detector_available
-from ocr.synth_pages import render_page
+from ocr.documents.detectors import detector_available
+from ocr.documents.synth_pages import render_page
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "pages" / "document.py"

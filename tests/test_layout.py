@@ -1,29 +1,23 @@
-"""Line detection, box geometry, reading order and rendered pages (ocr.layout, ocr.synth_pages)."""
+"""Line detection, box geometry, reading order and rendered pages (ocr.documents)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from ocr.layout import (
-    ClassicalConfig,
-    ClassicalDetector,
-    DBConfig,
+from ocr.documents.classical import ClassicalConfig, ClassicalDetector, estimate_skew
+from ocr.documents.db import DBConfig
+from ocr.documents.detectors import (
     Detection,
-    TextBox,
     UnknownDetector,
-    box_iou,
-    crop_box,
     detector_available,
     detector_names,
-    estimate_skew,
     load_detector,
-    merge_column_fragments,
-    order_points,
-    reading_order,
 )
+from ocr.documents.geometry import TextBox, box_iou, crop_box, merge_column_fragments, order_points
+from ocr.documents.reading_order import reading_order
+from ocr.documents.synth_pages import PAGE_KINDS, render_page, stack_lines
 from ocr.preprocess import Stage
-from ocr.synth_pages import PAGE_KINDS, render_page, stack_lines
 
 pytest.importorskip("cv2")
 

@@ -1,4 +1,4 @@
-"""Whole-page reading (ocr.page): crops, batching, reading order end to end, the `page` CLI command."""
+"""Whole-page reading (ocr.documents.page): crops, batching, reading order end to end, the `page` command."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ocr.layout import TextBox, detector_available
+from ocr.documents.detectors import detector_available
+from ocr.documents.geometry import TextBox
+from ocr.documents.page import VERTICAL_TURN, add_page_command, aspect_batches, line_crop, read_page
+from ocr.documents.synth_pages import render_page, stack_lines
 from ocr.metrics import cer
-from ocr.page import VERTICAL_TURN, add_page_command, aspect_batches, line_crop, read_page
-from ocr.synth_pages import render_page, stack_lines
 
 REAL = Path("/work/shared/real_samples/cnocr_multiline")
 

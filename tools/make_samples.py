@@ -7,14 +7,11 @@ a degraded line, and lines where context decides a character. Run: python tools/
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 from PIL import Image
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ocr.synth import font_by_name, render_line
 

@@ -20,8 +20,8 @@ import pandas as pd
 from ocr.errors import DatasetError
 
 if TYPE_CHECKING:
-    from ocr.bench import BenchResult
-    from ocr.datasets import LabelledSet
+    from ocr.evaluation.bench import BenchResult
+    from ocr.evaluation.datasets import LabelledSet
 
 __all__ = [
     "LABEL_SUFFIXES",
@@ -49,7 +49,7 @@ def _safe_rel(name: str) -> PurePosixPath | None:
 
 @contextmanager
 def stage_upload(files: Sequence[tuple[str, bytes]]) -> Iterator[bytes | Path]:
-    """What `ocr.datasets.open_labelled_set` should open for these uploaded (name, bytes) files.
+    """What `ocr.evaluation.datasets.open_labelled_set` should open for these uploaded (name, bytes) files.
 
     - exactly one .zip (and nothing else): its bytes;
     - one labels file (.tsv/.txt) plus images: a private temporary folder holding them, the labels file's
@@ -153,7 +153,7 @@ def samples_frame(results: Sequence[BenchResult]) -> pd.DataFrame:
 
 def buckets_frame(results: Sequence[BenchResult]) -> pd.DataFrame:
     """run, bucket, cer, lines: CER per label-length bucket (None where a bucket has no line)."""
-    from ocr.bench import LENGTH_BUCKETS
+    from ocr.evaluation.bench import LENGTH_BUCKETS
 
     rows = []
     for r in results:

@@ -15,12 +15,12 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from ocr.layout import DETECTORS, Detector, load_detector
-from ocr.synth_pages import SynthPage, render_page
+from ocr.documents.detectors import DETECTORS, Detector, load_detector
+from ocr.documents.synth_pages import SynthPage, render_page
 from ui.render import png_data_uri
 
 if TYPE_CHECKING:
-    from ocr.page import PageResult
+    from ocr.documents.page import PageResult
 
 __all__ = [
     "DocSettings",
@@ -92,7 +92,7 @@ def cached_sample(kind: str, seed: int) -> SynthPage:
 def _read(image_key: str, _image: np.ndarray, detector: str, engine: str, decoder: str, beam_width: int,
           lm_weight: float) -> PageResult:
     from ocr.decoding import DecoderConfig
-    from ocr.page import read_page
+    from ocr.documents.page import read_page
     from ui.resources import get_engine
 
     config = DecoderConfig(method=decoder, beam_width=beam_width, lm_weight=lm_weight)  # type: ignore[arg-type]

@@ -64,7 +64,7 @@ def sample_images() -> list[Path]:
 @st.cache_data(ttl=300, show_spinner=False)
 def sample_labels() -> dict[str, str]:
     """{path relative to sample_images/: label} from sample_images/labels.tsv ({} if absent/unreadable)."""
-    from ocr.datasets import open_labelled_set
+    from ocr.evaluation.datasets import open_labelled_set
 
     if not SAMPLE_LABELS.is_file():
         return {}

@@ -1,15 +1,18 @@
-"""The one registry of engines: it feeds the app's sidebar, the CLI and the benchmark."""
+"""The one registry of engines, in display order: it feeds the app's sidebar, the CLI, the API and the
+benchmark. Titles and order live here only."""
 
 from __future__ import annotations
 
 import importlib
-import threading
 from dataclasses import dataclass
 
 from ocr.engines.base import Engine
 from ocr.errors import EngineUnavailable, UnknownEngine
+from ocr.registry import Registry
 
-__all__ = ["ENGINES", "EngineInfo", "available", "default_engine", "engine_names", "load_engine"]
+__all__ = [
+    "ENGINES", "EngineInfo", "available", "default_engine", "engine_names", "engine_title", "load_engine",
+]
 
 
 @dataclass(frozen=True)
@@ -41,49 +44,47 @@ ENGINES: dict[str, EngineInfo] = {
     )
 }
 
-_loaded: dict[str, Engine] = {}
-_lock = threading.Lock()
+
+def _why_not(name: str) -> str | None:
+    """Why the engine cannot load here (None when it can): a missing optional import or its check()."""
+    info = ENGINES[name]
+    try:
+        module = importlib.import_module(info.module)
+    except ImportError as exc:  # a missing optional dependency
+        return f"cannot import {info.module}: {exc}"
+    return module.check(name)
+
+
+def _build(name: str) -> Engine:
+    return importlib.import_module(ENGINES[name].module).load(name)
+
+
+_REGISTRY: Registry[Engine] = Registry("engine", ENGINES, _why_not, _build, unknown=UnknownEngine)
 
 
 def engine_names() -> list[str]:
     """Registered engine names, in display order."""
-    return list(ENGINES)
+    return _REGISTRY.names()
 
 
-def _info(name: str) -> EngineInfo:
-    try:
-        return ENGINES[name]
-    except KeyError:
-        raise UnknownEngine(f"unknown engine {name!r}; choose from {', '.join(ENGINES)}") from None
+def engine_title(name: str) -> str:
+    """The engine's display title (raises UnknownEngine)."""
+    return ENGINES[_REGISTRY.require(name)].title
 
 
 def available(name: str) -> tuple[bool, str]:
     """(True, "") if the engine can load here, else (False, reason)."""
-    info = _info(name)
-    try:
-        module = importlib.import_module(info.module)
-    except ImportError as exc:  # a missing optional dependency
-        return False, f"cannot import {info.module}: {exc}"
-    reason = module.check(name)
-    return (reason is None), (reason or "")
+    return _REGISTRY.available(name)
 
 
 def load_engine(name: str) -> Engine:
     """The engine, loaded once per process (thread-safe). Raises EngineUnavailable with the reason."""
-    with _lock:
-        if name in _loaded:
-            return _loaded[name]
-        ok, reason = available(name)
-        if not ok:
-            raise EngineUnavailable(f"engine {name!r} is unavailable: {reason}")
-        engine = importlib.import_module(_info(name).module).load(name)
-        _loaded[name] = engine
-        return engine
+    return _REGISTRY.load(name)
 
 
 def default_engine() -> str:
-    """The default engine: the first available of the preferred order (see README for why)."""
-    for name in ("ppocr-v4", "ppocr-v6", "ddddocr", "crnn", "tesseract"):
+    """The default engine: the first available in registry (display) order (see README for why)."""
+    for name in ENGINES:
         if available(name)[0]:
             return name
     raise EngineUnavailable("no engine is available; run `make install`")

@@ -24,15 +24,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ocr.layout import (
-    DETECTORS,
-    Detection,
-    Detector,
-    TextBox,
-    crop_box,
-    load_detector,
-    reading_order,
-)
+from ocr.documents.detectors import DETECTORS, Detection, Detector, load_detector
+from ocr.documents.geometry import TextBox, crop_box
+from ocr.documents.reading_order import reading_order
 
 if TYPE_CHECKING:
     from ocr.decoding import DecoderConfig

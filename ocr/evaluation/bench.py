@@ -14,11 +14,11 @@ from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
-from ocr.datasets import LabelledSet, Sample
 from ocr.decoding import DecoderConfig
 from ocr.engines.base import Engine
 from ocr.engines.registry import load_engine
 from ocr.errors import OCRError
+from ocr.evaluation.datasets import LabelledSet, Sample
 from ocr.imageio import load_image
 from ocr.metrics import DEFAULT_NORM, Normalization, cer, score_lines
 from ocr.pipeline import recognize_batch, recognize_each_decoder
