@@ -163,35 +163,36 @@ def _decoder_config(opts: OcrOptions):  # -> ocr.decoding.DecoderConfig
     from ocr.decoding import DecoderConfig
 
     base = DecoderConfig()
-    method = "beam_lm" if opts.lm else opts.decoder
-    return DecoderConfig(
-        method=method,
-        beam_width=opts.beam_width,
-        nbest=max(opts.nbest, base.nbest) if method != "greedy" else base.nbest,
-        lm_weight=base.lm_weight if opts.lm_weight is None else opts.lm_weight,
-        length_bonus=base.length_bonus if opts.length_bonus is None else opts.length_bonus,
+    greedy = opts.decoder == "greedy" and not opts.lm
+    return DecoderConfig.from_options(
+        opts.decoder, lm=opts.lm, beam_width=opts.beam_width,
+        nbest=base.nbest if greedy else max(opts.nbest, base.nbest),
+        lm_weight=opts.lm_weight, length_bonus=opts.length_bonus,
     )
 
 
 def _recognize(st: ApiState, inputs: list[_Input], opts: OcrOptions, engine_name: str) -> list[OcrResult]:
     """Fetch/decode the images, run the engine once over all of them, shape the results."""
     from ocr.engines.registry import load_engine
-    from ocr.imageio import load_image, max_pixels_limit
+    from ocr.imageio import load_image, max_decode_bytes, max_pixels_limit
     from ocr.pipeline import recognize_batch
 
     t0 = time.perf_counter()
     images: list[np.ndarray] = []
-    budget = max_pixels_limit()  # the library's decompression-bomb limit, for the whole request
+    # the library's decompression-bomb limits, for the whole request: pixels, and decode memory (the
+    # images already decoded stay in memory while the next one decodes)
+    budget, byte_budget = max_pixels_limit(), max_decode_bytes()
     for i, item in enumerate(inputs):
         data = item.data if item.url is None else st.fetcher.fetch(item.url)
         if budget < 1:
             raise ImageError(f"image {i + 1}: the batch already holds {max_pixels_limit()} pixels, the limit")
         try:
-            images.append(load_image(data or b"", max_pixels=budget))
+            images.append(load_image(data or b"", max_pixels=budget, max_bytes=byte_budget))
         except ImageError as exc:
             prefix = f"image {i + 1}: " if len(inputs) > 1 else ""
             raise ImageError(prefix + str(exc)) from None
         budget -= images[-1].shape[0] * images[-1].shape[1]
+        byte_budget -= images[-1].nbytes
     engine = load_engine(engine_name)
     recs = recognize_batch(images, engine, _decoder_config(opts))
     elapsed = (time.perf_counter() - t0) * 1000 / max(len(inputs), 1)
