@@ -5,51 +5,22 @@ Definitions (as in "Benchmarking Chinese Text Recognition", Chen et al. 2021):
   An empty reference counts len(hyp) errors over a length of 0; pooled CER stays defined.
 - NED  = edit distance / max(len(ref), len(hyp)); we report 1-NED averaged over lines (higher is better).
 - line accuracy = share of lines whose normalised hypothesis equals the normalised reference.
-Normalisation (stated, optional): NFKC folds full-width Latin/digits/punctuation to half-width
-("ＡＢ１，" -> "AB1,"); spaces are "keep" (as written), "collapse" (runs -> one space, trimmed) or "remove".
+Normalisation (stated, optional; ocr/evaluation/normalize.py): NFKC, full -> half width, case folding,
+traditional -> simplified (OpenCC), punctuation removal, spaces keep/collapse/remove, and named presets
+("default": NFKC + spaces removed; "bctr": the protocol of Chen et al. 2021).
 Edit distance is rapidfuzz's Levenshtein (unit costs), on Unicode code points.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
 
 from rapidfuzz.distance import Levenshtein
 
+from ocr.evaluation.normalize import DEFAULT_NORM, Normalization, normalize
+
 __all__ = ["Normalization", "Score", "cer", "diff_ops", "edit_distance", "ned", "normalize", "score_lines"]
-
-Spaces = Literal["keep", "collapse", "remove"]
-
-
-@dataclass(frozen=True)
-class Normalization:
-    """How texts are normalised before comparison. Default: NFKC on, spaces removed.
-
-    Spaces are removed by default because Chinese has none and engines differ in whether they emit
-    them between Latin words; set spaces="keep" to count them.
-    """
-
-    nfkc: bool = True
-    spaces: Spaces = "remove"
-
-
-DEFAULT_NORM = Normalization()
-_SPACE_RUN = re.compile(r"\s+")
-
-
-def normalize(text: str, norm: Normalization = DEFAULT_NORM) -> str:
-    """Apply `norm` to one text."""
-    if norm.nfkc:
-        text = unicodedata.normalize("NFKC", text)
-    if norm.spaces == "remove":
-        return _SPACE_RUN.sub("", text)
-    if norm.spaces == "collapse":
-        return _SPACE_RUN.sub(" ", text).strip()
-    return text
 
 
 def edit_distance(ref: str, hyp: str) -> int:
