@@ -138,17 +138,23 @@ def _cmd_bench(args: argparse.Namespace) -> int:
                             decoder_template=_decoder_config("greedy", args))
         bar.close()
         problems = list(lset.problems)
+        if args.errors_out:
+            from ocr.evaluation.errors import write_error_set
+
+            n = write_error_set(lset, results, Path(args.errors_out))
+            print(f"{n} error line(s) written to {args.errors_out}", file=sys.stderr)
     if args.samples_out:
         rows = [{"engine": r.engine, "decoder": r.decoder, **vars(s)} for r in results for s in r.samples]
         Path(args.samples_out).write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
     if args.json:
         print(json.dumps([r.summary() for r in results], ensure_ascii=False, indent=2))
     else:
-        head = f"{'engine':<10} {'decoder':<8} {'n':>4} {'line_acc':>8} {'CER':>7} {'1-NED':>7} " \
+        w = max([10, *(len(r.engine) for r in results)])
+        head = f"{'engine':<{w}} {'decoder':<8} {'n':>4} {'line_acc':>8} {'CER':>7} {'1-NED':>7} " \
                f"{'p50 ms':>8} {'p95 ms':>8} {'lines/s':>8}"
         print(head)
         for r in results:
-            print(f"{r.engine:<10} {r.decoder:<8} {r.n:>4} {r.line_acc:>8.3f} {r.cer:>7.4f} {r.ned:>7.4f} "
+            print(f"{r.engine:<{w}} {r.decoder:<8} {r.n:>4} {r.line_acc:>8.3f} {r.cer:>7.4f} {r.ned:>7.4f} "
                   f"{r.p50_ms:>8.1f} {r.p95_ms:>8.1f} {r.lines_per_s:>8.1f}")
     for p in problems:
         print(f"warning: {p}", file=sys.stderr)
@@ -179,6 +185,9 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--decoder", default="greedy", help="comma-separated: greedy,beam,beam_lm")
     p.add_argument("--batch-size", type=int, default=1, help="also measure batched throughput")
     p.add_argument("--samples-out", help="write per-sample results (JSON) to this file")
+    p.add_argument("--errors-out", metavar="FILE.zip",
+                   help="write the lines any run got wrong as a labelled set "
+                        "(images, labels.tsv, samples.json)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_decoder_opts(p)
     _add_preprocess(p)
@@ -282,6 +291,10 @@ def _add_extra_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--kd-weight", type=float, default=1.0, help="weight of the distillation loss")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_train)
+
+    from ocr.training.finetune_cli import add_finetune_command
+
+    add_finetune_command(sub)
 
     p = sub.add_parser("export", help="export a training run's latest weights (run_dir/last.pt) as fp16")
     p.add_argument("run_dir")

@@ -23,7 +23,7 @@ from ocr.engines.base import Engine, InputSpec
 from ocr.engines.registry import ENGINES
 from ocr.errors import EngineUnavailable, UnknownEngine
 
-__all__ = ["CHECKPOINT", "VARIANTS", "CrnnEngine", "Variant", "check", "load"]
+__all__ = ["CHECKPOINT", "VARIANTS", "CrnnEngine", "Variant", "check", "crnn_input_spec", "load"]
 
 NAME = "crnn"
 MODELS = Path(__file__).resolve().parents[2] / "models"
@@ -48,6 +48,13 @@ VARIANTS = {
                          "trained here from random init (distilled from our CRNN, then CTC fine-tuned)"),
 }
 CHECKPOINT = VARIANTS[NAME].checkpoint
+
+
+def crnn_input_spec(height: int, mean: float = 0.0, std: float = 1.0) -> InputSpec:
+    """What our CRNNs take: 1 x height x W gray, (x/255 - mean) / std, T = ceil(W / 8), right-padded
+    with the line's own background level."""
+    return InputSpec(height=height, channels=1, mean=mean, std=std, downsample=8, min_width=16,
+                     max_width=MAX_WIDTH, width_multiple=8, pad_value=255, pad_background=True)
 
 
 def check(name: str, checkpoint: Path | None = None) -> str | None:
@@ -95,11 +102,7 @@ class CrnnEngine(Engine):
         self.charset = chars
         self.checkpoint = checkpoint
         inp = self.meta["input"]
-        self.input_spec = InputSpec(
-            height=int(inp["height"]), channels=1, mean=float(inp["mean"]), std=float(inp["std"]),  # type: ignore[index]
-            downsample=8, min_width=16, max_width=MAX_WIDTH, width_multiple=8, pad_value=255,
-            pad_background=True,
-        )
+        self.input_spec = crnn_input_spec(int(inp["height"]), float(inp["mean"]), float(inp["std"]))  # type: ignore[index]
 
     def logprobs_batch(self, tensors: list[np.ndarray]) -> list[np.ndarray]:
         """tensors: each (1, H, W_i) float32 -> each (ceil(W_i / 8), C) float32 log-probabilities."""
@@ -133,7 +136,8 @@ class CrnnEngine(Engine):
             "steps": self.meta.get("steps"),
             "cpu hours": self.meta.get("cpu_hours"),
             "cer (greedy, at export)": evals,
-            "licence": VARIANTS[self.name].licence if self.name in VARIANTS else "unknown",
+            "licence": VARIANTS[self.name].licence if self.name in VARIANTS else
+                       f"fine-tuned here from {self.meta['base']}" if "base" in self.meta else "unknown",
         }
 
 

@@ -1,9 +1,14 @@
 """The one registry of engines, in display order: it feeds the app's sidebar, the CLI, the API and the
-benchmark. Titles and order live here only."""
+benchmark. Titles and order live here only.
+
+ENGINES holds the built-in engines, then one `user:NAME` entry per model fine-tuned here
+(ocr.engines.user, read from the user-models folder on access), so a finished fine-tune appears at
+once everywhere the registry is read."""
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from ocr.engines.base import Engine
@@ -26,7 +31,7 @@ class EngineInfo:
     summary: str
 
 
-ENGINES: dict[str, EngineInfo] = {
+BUILTIN: dict[str, EngineInfo] = {
     info.name: info
     for info in (
         EngineInfo("ppocr-v4", "PP-OCRv4 mobile rec", True, "ocr.engines.ppocr",
@@ -45,6 +50,43 @@ ENGINES: dict[str, EngineInfo] = {
 }
 
 
+class _Engines(Mapping[str, EngineInfo]):
+    """Built-in engines, then the user models in the user-models folder (re-listed when it changes)."""
+
+    def __init__(self) -> None:
+        self._key: object = None
+        self._user: dict[str, EngineInfo] = {}
+
+    def _current(self) -> dict[str, EngineInfo]:
+        from ocr.engines import user
+
+        key = user.user_models_signature()
+        if key != self._key:
+            self._user = {m.engine: EngineInfo(m.engine, m.title, True, "ocr.engines.user", m.summary)
+                          for m in user.list_user_models()}
+            self._key = key
+        return {**BUILTIN, **self._user}
+
+    def __getitem__(self, name: str) -> EngineInfo:
+        return self._current()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._current()))
+
+    def __len__(self) -> int:
+        return len(self._current())
+
+
+ENGINES: Mapping[str, EngineInfo] = _Engines()
+
+
+def _version(name: str) -> object:
+    """A user model's file version (a replaced model is loaded again); None for built-in engines."""
+    from ocr.engines import user
+
+    return user.model_version(name) if name.startswith(user.USER_PREFIX) else None
+
+
 def _why_not(name: str) -> str | None:
     """Why the engine cannot load here (None when it can): a missing optional import or its check()."""
     info = ENGINES[name]
@@ -59,7 +101,8 @@ def _build(name: str) -> Engine:
     return importlib.import_module(ENGINES[name].module).load(name)
 
 
-_REGISTRY: Registry[Engine] = Registry("engine", ENGINES, _why_not, _build, unknown=UnknownEngine)
+_REGISTRY: Registry[Engine] = Registry("engine", lambda: list(ENGINES), _why_not, _build,
+                                         unknown=UnknownEngine, version=_version)
 
 
 def engine_names() -> list[str]:

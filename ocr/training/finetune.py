@@ -1,0 +1,740 @@
+"""Fine-tune one of our CRNNs on a user's labelled lines, on the CPU, without forgetting.
+
+    cfg = FinetuneConfig(train="plates/train", val="plates/val", base="crnn", name="plates", minutes=10)
+    result = finetune(cfg)            # -> FinetuneResult; models/user/plates/model.pt is engine user:plates
+
+What happens (every step is reported through `on_event` and written under the job folder):
+1. The labelled sets are read (labels file, folder or .zip, as `bench` reads them). Rows that cannot be
+   used get a per-row message (RowIssue): unreadable image, empty label, characters nothing can learn
+   (control or format characters), or a label longer than the line's width gives CTC frames for.
+   Without a validation set, a seeded share of TRAIN (val_share, default 10 %) is held out.
+2. The base checkpoint (ours only: format ocr-crnn/1, charset sha256 checked, weights_only=True) is
+   loaded. Label characters the charset lacks are folded by NFKC when that gives a known class
+   (full-width Ａ -> A), otherwise added as new classes: the classifier grows by one row each,
+   initialised to the mean of the existing rows with the bias at the 5th percentile of the existing
+   biases, so a new class starts as an unlikely but average-looking class rather than a random one.
+3. Training: AdamW, each batch = user lines (augmented with ocr.training jitter) + a share of rendered
+   general lines (rehearsal, `rehearsal` of the batch) so that the model keeps reading general text.
+   Lines are preprocessed exactly as the engine preprocesses them at inference (ocr.preprocess with
+   the default config: gray, auto-invert, resize to the model height, background padding).
+4. The validation CER is measured every `eval_every_s` seconds; the best weights are kept. The run
+   stops at `steps`, at the `minutes` budget, or when `stop()` returns True; Ctrl-C / SIGTERM (raised
+   as KeyboardInterrupt by the caller) saves a resumable state first. The same call resumes it.
+5. The best weights are exported (fp16) as <user dir>/<name>/model.pt with meta.json: base, data hashes,
+   steps, CPU time, before/after CER on the validation set and on a general reference set.
+
+Job folder <user dir>/<name>/: model.pt, meta.json (when finished), status.json (phase, progress),
+log.jsonl (one JSON object per logged step / evaluation), state/ (resumable state; removed when the run
+finishes), job.log (the app's background jobs). Its disk use is checked against max_disk_mb.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import itertools
+import json
+import os
+import time
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ocr.charset import Charset, charset_sha256
+from ocr.engines.crnn import crnn_input_spec
+from ocr.engines.user import USER_PREFIX, base_checkpoint, user_model_dir, valid_user_name
+from ocr.errors import OCRError
+from ocr.evaluation.datasets import open_labelled_set
+from ocr.imageio import load_image
+from ocr.metrics import score_lines
+from ocr.models.crnn import CRNN
+from ocr.preprocess import PreprocessConfig, border_level, pad_batch, preprocess
+from ocr.train import greedy_decode, jitter_line, load_checkpoint, save_export
+
+__all__ = [
+    "DEFAULT_REHEARSAL",
+    "FinetuneConfig",
+    "FinetuneError",
+    "FinetuneResult",
+    "Line",
+    "RowIssue",
+    "extend_classes",
+    "finetune",
+    "frames_needed",
+    "plan_labels",
+    "read_lines",
+    "reference_lines",
+    "split_lines",
+]
+
+DEFAULT_REHEARSAL = 0.25  # share of each batch drawn from rendered general lines (README: how chosen)
+REFERENCE_RENDERED = 100  # rendered held-out-font lines in the general reference set
+REFERENCE_SEED = 20261126
+MAX_LINES = 100_000
+STATE_EVERY_S = 30.0  # resumable state saved at least this often
+Event = Callable[[dict[str, Any]], None]
+
+
+class FinetuneError(OCRError):
+    """A fine-tune that cannot start or continue; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """One fine-tuning job.
+
+    train / val: labelled sets (labels file, folder or .zip). val None: a seeded `val_share` of train.
+    base: one of our CRNN engines (crnn, crnn-fast, user:NAME). name: the new engine is user:<name>.
+    minutes: training-time budget of this call (data loading and the before/after evaluations come on
+        top; 0 = none). steps: total optimiser steps (0 = until the budget; neither: 300).
+    rehearsal: share of every batch that is rendered general text (0 = off).
+    fresh: discard an earlier run or model of this name instead of resuming / refusing.
+    """
+
+    train: str
+    name: str
+    base: str = "crnn-fast"
+    val: str | None = None
+    minutes: float = 0.0
+    steps: int = 0
+    batch_size: int = 16
+    rehearsal: float = DEFAULT_REHEARSAL
+    augment: bool = True
+    lr: float = 3e-4
+    head_lr_mult: float = 3.0
+    warmup_steps: int = 20
+    val_share: float = 0.1
+    seed: int = 0
+    threads: int = 2
+    eval_every_s: float = 60.0
+    eval_every_steps: int = 0
+    reference: bool = True
+    max_disk_mb: float = 1024.0
+    fresh: bool = False
+    user_dir: str | None = None
+
+    def fingerprint_fields(self) -> dict[str, object]:
+        """The settings a resumed run must share with the interrupted one."""
+        return {k: getattr(self, k) for k in ("base", "batch_size", "rehearsal", "augment", "lr",
+                                              "head_lr_mult", "warmup_steps", "val_share", "seed")}
+
+
+@dataclass(frozen=True)
+class RowIssue:
+    """A row of a labelled set that is not used as it stands (used False) or used with a change."""
+
+    set: str
+    line: int
+    key: str
+    issue: str
+    used: bool = False
+
+
+@dataclass
+class Line:
+    """One usable line: the engine-preprocessed image (H, W) uint8 (content only, no padding) and its
+    label as the model will learn it."""
+
+    key: str
+    text: str
+    image: np.ndarray
+
+
+@dataclass
+class FinetuneResult:
+    """What a finished (or stopped) call produced."""
+
+    name: str
+    engine: str
+    model_path: Path | None
+    meta: dict[str, Any]
+    stopped_by: str  # "steps" | "budget" | "stop"
+    issues: list[RowIssue] = field(default_factory=list)
+
+
+# ------------------------------------------------------------------------------------------- labels
+UNLEARNABLE = {"Cc": "a control character", "Cf": "an invisible format character",
+               "Cs": "a lone surrogate", "Co": "a private-use character", "Cn": "an unassigned code point",
+               "Zl": "a line separator", "Zp": "a paragraph separator"}
+
+
+def plan_labels(texts: Sequence[str], chars: Sequence[str]) -> tuple[list[str | None], list[str], list[str]]:
+    """Map labels onto the charset `chars` (index 0 = blank).
+
+    Returns (per text: the label to learn, or None when it cannot be learnt; new characters to add as
+    classes, in first-seen order; per text a note, "" when none). A character outside the charset is
+    replaced by its NFKC form when every character of that form is known (full-width Ａ -> A);
+    otherwise it becomes a new class, unless it is one no image shows (control, format, private-use,
+    unassigned): such labels are refused with the reason.
+    """
+    known = set(chars[1:])
+    new: list[str] = []
+    out: list[str | None] = []
+    notes: list[str] = []
+    for text in texts:
+        label = text.strip()
+        bad = [c for c in label if unicodedata.category(c) in UNLEARNABLE]
+        if not label:
+            out.append(None)
+            notes.append("empty label")
+            continue
+        if bad:
+            c = bad[0]
+            out.append(None)
+            notes.append(f"label holds U+{ord(c):04X}, {UNLEARNABLE[unicodedata.category(c)]}: no image "
+                         "shows it; fix the label")
+            continue
+        folded, changes = [], []
+        for c in label:
+            if c in known:
+                folded.append(c)
+                continue
+            nf = unicodedata.normalize("NFKC", c)
+            if nf and all(x in known for x in nf):
+                folded.append(nf)
+                changes.append(f"{c}->{nf}")
+                continue
+            if c not in new:
+                new.append(c)
+            folded.append(c)
+        out.append("".join(folded))
+        notes.append(f"folded by NFKC: {', '.join(changes)}" if changes else "")
+    return out, new, notes
+
+
+def frames_needed(label: str) -> int:
+    """CTC frames a label needs at least: one per character plus a blank between repeated ones."""
+    return len(label) + sum(a == b for a, b in itertools.pairwise(label))
+
+
+# --------------------------------------------------------------------------------------------- data
+def _prepare(image: np.ndarray, height: int) -> np.ndarray:
+    """An RGB/gray uint8 line -> (height, W) uint8 exactly as the crnn engines preprocess it (gray,
+    auto-invert, resize), without the right padding."""
+    pre = preprocess(image, crnn_input_spec(height), PreprocessConfig())
+    return np.ascontiguousarray(pre.model_image[:, : pre.content_width])
+
+
+def read_lines(source: str | Path | bytes, height: int, set_name: str
+               ) -> tuple[list[tuple[str, str, np.ndarray, int]], list[RowIssue], str, str]:
+    """Read a labelled set into memory: ([(key, raw label, preprocessed image, line no)], row issues,
+    sha256 of the set's content (keys, labels, image bytes), display name)."""
+    rows: list[tuple[str, str, np.ndarray, int]] = []
+    issues: list[RowIssue] = []
+    digest = hashlib.sha256()
+    with open_labelled_set(source) as lset:
+        name = lset.name
+        for problem in lset.problems:
+            issues.append(RowIssue(set_name, 0, "", problem, used=True))
+        for s in lset.samples:
+            if len(rows) >= MAX_LINES:
+                issues.append(RowIssue(set_name, s.line_no, s.key, f"over {MAX_LINES} lines; not used"))
+                continue
+            if s.error is not None or s.image_path is None:
+                issues.append(RowIssue(set_name, s.line_no, s.key, s.error or "no image"))
+                continue
+            try:
+                data = s.image_path.read_bytes()
+                image = _prepare(load_image(data), height)
+            except (OCRError, OSError) as exc:
+                issues.append(RowIssue(set_name, s.line_no, s.key, f"image cannot be used: {exc}"))
+                continue
+            if s.warning and s.warning != "empty label":
+                issues.append(RowIssue(set_name, s.line_no, s.key, s.warning, used=True))
+            digest.update(f"{s.key}\t{s.text}\n".encode())
+            digest.update(hashlib.sha256(data).digest())
+            rows.append((s.key, s.text, image, s.line_no))
+    return rows, issues, digest.hexdigest(), name
+
+
+def split_lines(n: int, share: float, seed: int) -> tuple[list[int], list[int]]:
+    """(train indices, validation indices): a seeded `share` of n (at least 1 when n >= 2) held out."""
+    if n < 2:
+        raise FinetuneError(f"{n} usable line(s): fine-tuning needs at least 2 (one to validate on)")
+    n_val = min(n - 1, max(1, round(n * share)))
+    perm = np.random.default_rng([seed, 4242]).permutation(n)
+    return sorted(int(i) for i in perm[n_val:]), sorted(int(i) for i in perm[:n_val])
+
+
+def _usable(rows: list[tuple[str, str, np.ndarray, int]], labels: list[str | None], notes: list[str],
+            set_name: str, issues: list[RowIssue]) -> list[Line]:
+    out = []
+    for (key, _text, image, line_no), label, note in zip(rows, labels, notes, strict=True):
+        if label is None:
+            issues.append(RowIssue(set_name, line_no, key, note))
+            continue
+        t = int(CRNN.output_length(image.shape[1]))
+        need = frames_needed(label)
+        if t < need:
+            issues.append(RowIssue(set_name, line_no, key,
+                                   f"label needs {need} CTC frames, the image gives {t} at the model's "
+                                   f"height ({image.shape[1]} px wide): crop it wider or shorten the label"))
+            continue
+        if note:
+            issues.append(RowIssue(set_name, line_no, key, note, used=True))
+        out.append(Line(key, label, image))
+    return out
+
+
+class Rehearsal:
+    """Rendered general lines (ocr.synth corpus and training fonts), line i a pure function of
+    (seed, i), memoised: the general text the base model was trained on, mixed into every batch."""
+
+    def __init__(self, height: int, chars: Sequence[str], seed: int, pool: int = 4096) -> None:
+        from ocr.synth import Corpus, training_fonts
+
+        self.height, self.seed, self.pool = height, seed, pool
+        self.known = set(chars[1:])
+        self.fonts = training_fonts()
+        if not self.fonts:
+            raise FinetuneError("no training fonts installed for rehearsal (fonts-noto-cjk); use rehearsal 0")
+        self.corpus = Corpus()
+        self._cache: dict[int, Line] = {}
+
+    def line(self, i: int) -> Line:
+        """Line i of the pool (rendered on first use)."""
+        from ocr.synth import font_covers, render_line
+
+        i %= self.pool
+        if i not in self._cache:
+            rng = np.random.default_rng([self.seed, 777, i])
+            while True:
+                text = self.corpus.line(rng, 2, 12)
+                fonts = [f for f in self.fonts if font_covers(f, text)]
+                if fonts and all(c in self.known for c in text) and text.strip() == text:
+                    break
+            font = fonts[int(rng.integers(len(fonts)))]
+            img = render_line(text, font, self.height, int(rng.integers(2**31)), augment=True)
+            self._cache[i] = Line(f"rehearsal/{i}", text, img)
+        return self._cache[i]
+
+
+def reference_lines(height: int) -> list[Line]:
+    """The fixed general reference set: the project's sample lines (sample_images/labels.tsv: 17 real
+    + 12 rendered) and REFERENCE_RENDERED lines rendered in the held-out font (never trained on)."""
+    from ocr.synth import HELD_OUT_FONT, Corpus, font_by_name, font_covers, render_line
+
+    out: list[Line] = []
+    samples = Path(__file__).resolve().parents[2] / "sample_images" / "labels.tsv"
+    if samples.is_file():
+        rows, _, _, _ = read_lines(samples, height, "reference")
+        out += [Line(k, t, img) for k, t, img, _ in rows if t.strip()]
+    font = font_by_name(HELD_OUT_FONT)
+    if Path(font.path).exists():
+        corpus = Corpus()
+        for i in range(REFERENCE_RENDERED):
+            rng = np.random.default_rng([REFERENCE_SEED, i])
+            text = corpus.line(rng, 2, 20)
+            while not font_covers(font, text):
+                text = corpus.line(rng, 2, 20)
+            img = render_line(text, font, 64, int(rng.integers(2**31)), augment=True)
+            out.append(Line(f"rendered/{i}", text, _prepare(img, height)))
+    return out
+
+
+# -------------------------------------------------------------------------------------------- model
+def extend_classes(model: CRNN, count: int) -> CRNN:
+    """A copy of `model` with `count` more output classes. New classifier rows = the mean of the
+    existing non-blank rows; new biases = the 5th percentile of the existing non-blank biases (an
+    average-looking class that starts unlikely). Works for full and low-rank (factorised) heads."""
+    if count <= 0:
+        return model
+    w = model.fc.weight.detach()  # (C, in)
+    b = model.fc.bias.detach()  # (C,)
+    new_w = w[1:].mean(0, keepdim=True).repeat(count, 1)
+    new_b = torch.quantile(b[1:].float(), 0.05).repeat(count)
+    out = CRNN(replace(model.config, num_classes=w.shape[0] + count))
+    state = model.state_dict()
+    state["fc.weight"] = torch.cat([w, new_w])
+    state["fc.bias"] = torch.cat([b, new_b])
+    out.load_state_dict(state)
+    return out
+
+
+@torch.inference_mode()
+def _decode_lines(model: CRNN, lines: Sequence[Line], chars: Sequence[str], batch: int = 32) -> list[str]:
+    model.eval()
+    order = sorted(range(len(lines)), key=lambda i: lines[i].image.shape[1])
+    hyps: dict[int, str] = {}
+    for s in range(0, len(order), batch):
+        idx = order[s:s + batch]
+        imgs = [lines[i].image for i in idx]
+        x = pad_batch([im[None].astype(np.float32) / 255.0 for im in imgs],
+                      fill=[border_level(im) / 255.0 for im in imgs])
+        lengths = [int(CRNN.output_length(im.shape[1])) for im in imgs]
+        logits = model(torch.from_numpy(x), torch.tensor(lengths))
+        for i, h in zip(idx, greedy_decode(logits, lengths, chars), strict=True):
+            hyps[i] = h
+    return [hyps[i] for i in range(len(lines))]
+
+
+def _score(model: CRNN, lines: Sequence[Line], chars: Sequence[str]) -> dict[str, float]:
+    """{"cer", "line_acc", "n"} of greedy decoding (NFKC, spaces ignored, as bench scores)."""
+    if not lines:
+        return {"cer": float("nan"), "line_acc": float("nan"), "n": 0}
+    hyps = _decode_lines(model, lines, chars)
+    sc = score_lines([(ln.text, h) for ln, h in zip(lines, hyps, strict=True)])
+    return {"cer": round(sc.cer, 5), "line_acc": round(sc.line_acc, 5), "n": sc.n}
+
+
+class _Batches:
+    """batch(step) -> (user lines, rehearsal lines), a pure function of (seed, step)."""
+
+    def __init__(self, train: list[Line], rehearsal: Rehearsal | None, cfg: FinetuneConfig) -> None:
+        self.train, self.rehearsal, self.cfg = train, rehearsal, cfg
+        self.n_general = round(cfg.batch_size * cfg.rehearsal) if rehearsal is not None else 0
+        self.n_user = max(1, cfg.batch_size - self.n_general)
+
+    def batch(self, step: int) -> tuple[list[Line], list[Line]]:
+        rng = np.random.default_rng([self.cfg.seed, 31337, step])
+        k = min(self.n_user, len(self.train))
+        user = []
+        for i in rng.choice(len(self.train), size=k, replace=False):
+            line = self.train[int(i)]
+            img = line.image
+            if self.cfg.augment:
+                jittered = jitter_line(img, rng)
+                if CRNN.output_length(jittered.shape[1]) >= frames_needed(line.text):
+                    img = jittered
+            user.append(Line(line.key, line.text, img))
+        general = []
+        if self.rehearsal is not None and self.n_general:
+            picks = rng.integers(0, self.rehearsal.pool, self.n_general)
+            general = [self.rehearsal.line(int(i)) for i in picks]
+        return user, general
+
+
+def _forward_loss(model: CRNN, lines: Sequence[Line], index: dict[str, int]) -> torch.Tensor:
+    """Summed per-line CTC loss (each divided by its label length) of one width-homogeneous group."""
+    imgs = [ln.image for ln in lines]
+    x = pad_batch([im[None].astype(np.float32) / 255.0 for im in imgs],
+                  fill=[border_level(im) / 255.0 for im in imgs])
+    lengths = CRNN.output_length(torch.tensor([im.shape[1] for im in imgs]))
+    logp = model(torch.from_numpy(x), lengths).log_softmax(-1)  # (B, T, C)
+    targets = torch.tensor([index[c] for ln in lines for c in ln.text], dtype=torch.long)
+    t_len = torch.tensor([len(ln.text) for ln in lines], dtype=torch.long)
+    loss = torch.nn.functional.ctc_loss(logp.transpose(0, 1), targets, lengths, t_len, blank=0,
+                                        reduction="none", zero_infinity=True)
+    return (loss / t_len.clamp(min=1)).sum()
+
+
+def _dir_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class _Job:
+    """The job folder: status.json, log.jsonl, state/, model.pt, meta.json."""
+
+    def __init__(self, folder: Path, max_bytes: float) -> None:
+        self.folder, self.max_bytes = folder, max_bytes
+        self.state_dir = folder / "state"
+        self.status: dict[str, Any] = {}
+
+    def write_status(self, **fields: Any) -> None:
+        self.status.update(fields, updated=_now(), pid=os.getpid())
+        _write_json(self.folder / "status.json", self.status)
+
+    def log(self, record: dict[str, Any]) -> None:
+        with (self.folder / "log.jsonl").open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps({**record, "time": round(time.time(), 3)}, ensure_ascii=False) + "\n")
+
+    def check_disk(self) -> int:
+        used = _dir_bytes(self.folder)
+        if used > self.max_bytes:
+            raise FinetuneError(f"job folder {self.folder} holds {used / 2**20:.0f} MB, over its limit of "
+                                f"{self.max_bytes / 2**20:.0f} MB (OCR_FINETUNE_MAX_MB)")
+        return used
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+    tmp.replace(path)
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _load_base(base: str) -> tuple[CRNN, dict[str, Any], Path]:
+    """Our checkpoint behind engine `base` (format ocr-crnn/1, charset sha256 checked)."""
+    path = base_checkpoint(base)
+    try:
+        model, meta = load_checkpoint(path)  # torch.load(weights_only=True)
+    except Exception as exc:  # a damaged or foreign file: refuse it with the reason
+        raise FinetuneError(f"cannot load the base model {base} ({path}): {exc}") from exc
+    chars = meta.get("charset")
+    if meta.get("format") != "ocr-crnn/1" or not isinstance(chars, list) or chars[:1] != [""]:
+        raise FinetuneError(f"{path} is not one of this project's CRNN checkpoints (format ocr-crnn/1)")
+    if charset_sha256(chars) != meta.get("charset_sha256"):
+        raise FinetuneError(f"{path}: its charset does not match its recorded sha256")
+    return model, meta, path
+
+
+def finetune(cfg: FinetuneConfig, on_event: Event | None = None,
+             stop: Callable[[], bool] | None = None) -> FinetuneResult:
+    """Run (or resume) one fine-tune per `cfg`; see the module docstring. Raises FinetuneError
+    (or DatasetError for an unreadable set) with the reason. KeyboardInterrupt during training saves
+    the resumable state, then propagates."""
+    emit = on_event or (lambda _e: None)
+    if not valid_user_name(cfg.name):
+        raise FinetuneError(f"bad model name {cfg.name!r}: use 1-40 letters, digits, '-', '_' or '.', "
+                            "starting with a letter or digit")
+    if not 0.0 <= cfg.rehearsal < 1.0:
+        raise FinetuneError(f"rehearsal share must be in [0, 1), got {cfg.rehearsal}")
+    if cfg.batch_size < 1 or cfg.steps < 0 or cfg.minutes < 0:
+        raise FinetuneError("batch size must be >= 1, steps and minutes >= 0")
+    folder = user_model_dir(cfg.name, cfg.user_dir)
+    engine_name = USER_PREFIX + cfg.name
+    if cfg.base == engine_name:
+        raise FinetuneError(f"{engine_name} cannot be its own base; choose another --name")
+    last = folder / "state" / "last.pt"
+    if cfg.fresh and folder.exists():
+        import shutil
+
+        shutil.rmtree(folder)
+    if (folder / "model.pt").exists() and not last.exists():
+        raise FinetuneError(f"{engine_name} already exists ({folder}); choose another name or pass --fresh "
+                            "to replace it")
+    folder.mkdir(parents=True, exist_ok=True)
+    job = _Job(folder, cfg.max_disk_mb * 2**20)
+    t_call, cpu_call = time.perf_counter(), time.process_time()
+    job.write_status(name=cfg.name, engine=engine_name, base=cfg.base, phase="preparing", started=_now(),
+                     minutes=cfg.minutes, steps=cfg.steps, step=0, message="reading the data")
+    torch.set_num_threads(max(1, cfg.threads))
+    torch.manual_seed(cfg.seed)
+    try:
+        return _run(cfg, job, engine_name, emit, stop or (lambda: False), t_call, cpu_call)
+    except KeyboardInterrupt:
+        job.write_status(phase="interrupted", message="interrupted; run the same command again to resume")
+        raise
+    except Exception as exc:
+        job.write_status(phase="failed", message=str(exc))
+        raise
+
+
+def _run(cfg: FinetuneConfig, job: _Job, engine_name: str, emit: Event, stop: Callable[[], bool],
+         t_call: float, cpu_call: float) -> FinetuneResult:
+    model, base_meta, base_path = _load_base(cfg.base)
+    height = model.config.height
+    chars = list(base_meta["charset"])
+    issues: list[RowIssue] = []
+    train_rows, more, train_hash, train_name = read_lines(cfg.train, height, "train")
+    issues += more
+    if cfg.val:
+        val_rows, more, val_hash, val_name = read_lines(cfg.val, height, "val")
+        issues += more
+        split_note = f"validation set {val_name} ({len(val_rows)} lines)"
+    else:
+        tr, va = split_lines(len(train_rows), cfg.val_share, cfg.seed)
+        val_rows = [train_rows[i] for i in va]
+        train_rows = [train_rows[i] for i in tr]
+        val_hash = hashlib.sha256(("\n".join(r[0] for r in val_rows)).encode()).hexdigest()
+        total = len(val_rows) + len(train_rows)
+        split_note = (f"no validation set: held out {len(val_rows)} of {total} lines of {train_name} "
+                      f"({cfg.val_share:.0%}, seed {cfg.seed})")
+        emit({"kind": "split", "message": split_note, "val_keys": [r[0] for r in val_rows]})
+    labels, new_chars, notes = plan_labels([r[1] for r in train_rows + val_rows], chars)
+    n_tr = len(train_rows)
+    train = _usable(train_rows, labels[:n_tr], notes[:n_tr], "train", issues)
+    val = _usable(val_rows, labels[n_tr:], notes[n_tr:], "val", issues)
+    for issue in issues:
+        emit({"kind": "row", **asdict(issue)})
+    if not train or not val:
+        raise FinetuneError(f"{len(train)} usable training and {len(val)} validation lines: need at least "
+                            "one of each (see the row messages)")
+    init_note = ("new classes start from the mean of the existing classifier rows, bias at the 5th "
+                 "percentile of the existing biases")
+    if new_chars:
+        emit({"kind": "classes", "message": f"{len(new_chars)} new class(es): {''.join(new_chars)}; "
+                                            + init_note, "new": new_chars})
+    fingerprint = hashlib.sha256(json.dumps(
+        {"train": train_hash, "val": val_hash, "base": _sha256_file(base_path), **cfg.fingerprint_fields()},
+        sort_keys=True).encode()).hexdigest()
+    all_chars = chars + new_chars
+    index = {c: i for i, c in enumerate(all_chars) if i}
+    reference = reference_lines(height) if cfg.reference else []
+    state: dict[str, Any] | None = None
+    last = job.state_dir / "last.pt"
+    if last.exists():
+        state = torch.load(last, map_location="cpu", weights_only=True)
+        if state["fingerprint"] != fingerprint:
+            raise FinetuneError(f"{job.folder} holds an interrupted run on other data or settings; pass "
+                                "--fresh to discard it, or choose another name")
+        before = state["before"]
+        emit({"kind": "info", "message": f"resuming at step {state['step']}"})
+    else:
+        job.write_status(phase="baseline", message="measuring the base model")
+        before = {"val": _score(model, val, chars)}
+        if reference:
+            before["reference"] = _score(model, reference, chars)
+        emit({"kind": "baseline", "before": before})
+    model = extend_classes(model, len(new_chars))
+    if state is not None:
+        model.load_state_dict(state["model"])
+    head = list(model.fc.parameters())
+    body = [p for n, p in model.named_parameters() if not n.startswith("fc.")]
+    base_lrs = (cfg.lr, cfg.lr * cfg.head_lr_mult)
+    opt = torch.optim.AdamW([{"params": body, "lr": base_lrs[0]}, {"params": head, "lr": base_lrs[1]}],
+                            weight_decay=1e-4)
+    step, seen_user, seen_general, train_cpu = 0, 0, 0, 0.0
+    best_cer, best_step, cpu_prev, wall_prev = float("inf"), 0, 0.0, 0.0
+    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    if state is not None:
+        opt.load_state_dict(state["opt"])
+        torch.set_rng_state(state["torch_rng"])
+        step, seen_user, seen_general = state["step"], state["seen_user"], state["seen_general"]
+        train_cpu, best_cer, best_step = state["train_cpu"], state["best_cer"], state["best_step"]
+        cpu_prev, wall_prev = state["cpu"], state["wall"]
+        best_state = state["best_model"]
+    rehearsal = Rehearsal(height, all_chars, cfg.seed) if cfg.rehearsal > 0 else None
+    batches = _Batches(train, rehearsal, cfg)
+    max_steps = cfg.steps or (0 if cfg.minutes else 300)
+    budget_s = cfg.minutes * 60.0
+    t_train = time.perf_counter()
+
+    def save_state() -> None:
+        job.state_dir.mkdir(exist_ok=True)
+        tmp = last.with_suffix(".tmp")
+        torch.save({"fingerprint": fingerprint, "model": model.state_dict(), "opt": opt.state_dict(),
+                    "torch_rng": torch.get_rng_state(), "step": step, "seen_user": seen_user,
+                    "seen_general": seen_general, "train_cpu": train_cpu, "best_cer": best_cer,
+                    "best_step": best_step, "best_model": best_state, "before": before,
+                    "cpu": cpu_prev + time.process_time() - cpu_call,
+                    "wall": wall_prev + time.perf_counter() - t_call}, tmp)
+        tmp.replace(last)
+        job.write_status(disk_bytes=job.check_disk())
+
+    def evaluate() -> float:
+        nonlocal best_cer, best_step, best_state
+        score = _score(model, val, all_chars)
+        cer = score["cer"]
+        if cer < best_cer:
+            best_cer, best_step = cer, step
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        job.log({"kind": "eval", "step": step, "val_cer": cer, "val_line_acc": score["line_acc"],
+                 "best": best_step == step})
+        emit({"kind": "eval", "step": step, "val_cer": cer, "best_cer": best_cer})
+        model.train()
+        return cer
+
+    stopped_by = "steps"
+    job.write_status(phase="training", message="training", step=step, steps=max_steps, val_total=len(val),
+                     train_total=len(train), new_classes=new_chars, before=before,
+                     deadline=(time.time() + budget_s) if budget_s else None)
+    emit({"kind": "start", "step": step, "steps": max_steps, "budget_s": budget_s, "train": len(train),
+          "val": len(val), "per_batch": (batches.n_user, batches.n_general)})
+    if step == 0:
+        evaluate()  # step 0 = the base model (with its new, untrained classes)
+    model.train()
+    last_eval = last_save = time.perf_counter()
+    loss_acc, lines_acc, t_mark = 0.0, 0, time.perf_counter()
+    try:
+        while True:
+            if max_steps and step >= max_steps:
+                break
+            if budget_s and time.perf_counter() - t_train >= budget_s:
+                stopped_by = "budget"
+                break
+            if stop():
+                stopped_by = "stop"
+                break
+            c0 = time.process_time()
+            user, general = batches.batch(step)
+            factor = min(1.0, (step + 1) / cfg.warmup_steps) if cfg.warmup_steps else 1.0
+            for g, lr in zip(opt.param_groups, base_lrs, strict=True):
+                g["lr"] = lr * factor
+            opt.zero_grad(set_to_none=True)
+            total = len(user) + len(general)
+            loss = _forward_loss(model, user, index) / total
+            if general:
+                loss = loss + _forward_loss(model, general, index) / total
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            opt.step()
+            step += 1
+            seen_user += len(user)
+            seen_general += len(general)
+            train_cpu += time.process_time() - c0
+            loss_acc += float(loss.detach()) * total
+            lines_acc += total
+            now = time.perf_counter()
+            if step % 5 == 0 or step == max_steps:
+                rate = lines_acc / max(now - t_mark, 1e-9)
+                job.log({"kind": "train", "step": step, "loss": round(loss_acc / lines_acc, 4),
+                         "lines_per_s": round(rate, 2)})
+                emit({"kind": "step", "step": step, "loss": loss_acc / lines_acc, "lines_per_s": rate})
+                job.write_status(step=step)
+                loss_acc, lines_acc, t_mark = 0.0, 0, now
+            else:
+                emit({"kind": "tick", "step": step})
+            if (cfg.eval_every_steps and step % cfg.eval_every_steps == 0) or (
+                    not cfg.eval_every_steps and now - last_eval >= cfg.eval_every_s):
+                evaluate()
+                last_eval = time.perf_counter()
+            if now - last_save >= STATE_EVERY_S:
+                save_state()
+                last_save = time.perf_counter()
+    except KeyboardInterrupt:
+        save_state()
+        raise
+    if best_step != step:
+        evaluate()
+    save_state()
+    job.write_status(phase="final", message="measuring the fine-tuned model")
+    model.load_state_dict(best_state)
+    model = model.half().float().eval()  # score the weights the fp16 export holds
+    after = {"val": _score(model, val, all_chars)}
+    if reference:
+        after["reference"] = _score(model, reference, all_chars)
+    cpu_total = cpu_prev + time.process_time() - cpu_call
+    wall_total = wall_prev + time.perf_counter() - t_call
+    meta: dict[str, Any] = {
+        "name": cfg.name, "engine": engine_name, "created": _now(),
+        "base": cfg.base, "base_checkpoint": str(base_path), "base_sha256": _sha256_file(base_path),
+        "init": f"fine-tuned from {cfg.base}",
+        "parent": {k: base_meta[k] for k in ("init", "steps", "cpu_hours", "base") if k in base_meta},
+        "train": {"source": str(cfg.train) if isinstance(cfg.train, str | Path) else "upload",
+                  "lines": len(train), "sha256": train_hash},
+        "val": {"source": str(cfg.val) if cfg.val else "split", "lines": len(val), "sha256": val_hash,
+                "note": split_note},
+        "new_classes": new_chars, "new_class_init": init_note if new_chars else "",
+        "rows_not_used": sum(not i.used for i in issues),
+        "steps": step, "best_step": best_step, "user_lines_seen": seen_user,
+        "rehearsal_lines_seen": seen_general,
+        "train_cpu_seconds": round(train_cpu, 1), "cpu_seconds": round(cpu_total, 1),
+        "cpu_hours": round(cpu_total / 3600, 4), "wall_seconds": round(wall_total, 1),
+        "stopped_by": stopped_by,
+        "settings": {k: getattr(cfg, k) for k in ("batch_size", "rehearsal", "augment", "lr", "head_lr_mult",
+                                                  "warmup_steps", "seed", "threads", "minutes")},
+        "before": before, "after": after,
+        "eval": [{"name": k, "cer": v["cer"], "n": v["n"]} for k, v in after.items()],
+        "reference_set": (f"sample_images/labels.tsv + {REFERENCE_RENDERED} lines rendered in the "
+                          "held-out font" if reference else ""),
+    }
+    charset = Charset(all_chars)
+    save_export(model, job.folder / "model.pt", charset, meta)  # atomic: the engine appears complete
+    for p in job.state_dir.glob("*"):
+        p.unlink()
+    with contextlib.suppress(OSError):
+        job.state_dir.rmdir()
+    meta["disk_bytes"] = job.check_disk()
+    _write_json(job.folder / "meta.json", meta)
+    job.write_status(phase="done", message=f"{engine_name} is ready", step=step, after=after,
+                     disk_bytes=meta["disk_bytes"])
+    emit({"kind": "done", "meta": meta})
+    return FinetuneResult(cfg.name, engine_name, job.folder / "model.pt", meta, stopped_by, issues)
