@@ -1,5 +1,11 @@
-"""Labelled line sets: a PaddleOCR-style labels file (`relative/path<TAB>text`), a folder holding one,
-or a `.zip` holding one with its images.
+"""Labelled line sets: a PaddleOCR-style labels file (`relative/path<TAB>text[<TAB>subset]`), a folder
+holding one (or, with none at its top, one labels file per subfolder: combined, subset = subfolder), a
+`.zip` holding one with its images, or an LMDB folder (`data.mdb`) in the layout of
+deep-text-recognition-benchmark and BCTR: `num-samples`, `image-%09d` (encoded image bytes) and
+`label-%09d` (UTF-8), counted from 1; reading it needs the optional `lmdb` package.
+
+Each sample has a subset: the third column when given, else the first folder of its path ("" for a file
+at the top), so results can be broken down per subset.
 
 Problems are reported, not raised: a bad row becomes a Sample with `error` set (not run) or `warning`
 set (run, but worth a look); set-level findings go to LabelledSet.problems. Only an unreadable set as a
@@ -19,7 +25,7 @@ import tempfile
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 from ocr.errors import DatasetError
@@ -52,6 +58,7 @@ class Sample:
     line_no: int
     error: str | None = None
     warning: str | None = None
+    subset: str = ""
 
 
 @dataclass
@@ -107,6 +114,10 @@ def parse_labels(text: str, root: Path) -> tuple[list[Sample], list[str]]:
         key, label = line.split("\t", 1)
         key = key.strip()
         label = label.rstrip("\r\n")
+        subset = _first_folder(key)
+        if "\t" in label:  # a third column names the subset
+            label, subset = label.split("\t", 1)
+            subset = subset.strip()
         warning = None
         if not label.strip():
             warning = "empty label"
@@ -115,14 +126,15 @@ def parse_labels(text: str, root: Path) -> tuple[list[Sample], list[str]]:
         seen.setdefault(key, no)
         path = _inside(root, key)
         if path is None:
-            samples.append(Sample(key, label, None, no, error="path leaves the set's folder; refused"))
+            samples.append(Sample(key, label, None, no, error="path leaves the set's folder; refused",
+                                  subset=subset))
         elif not path.is_file():
-            samples.append(Sample(key, label, None, no, error="image file not found"))
+            samples.append(Sample(key, label, None, no, error="image file not found", subset=subset))
         elif path.suffix.lower() not in IMAGE_SUFFIXES:
             kind = path.suffix or "(none)"
-            samples.append(Sample(key, label, None, no, error=f"not an image type: {kind}"))
+            samples.append(Sample(key, label, None, no, error=f"not an image type: {kind}", subset=subset))
         else:
-            samples.append(Sample(key, label, path, no, warning=warning))
+            samples.append(Sample(key, label, path, no, warning=warning, subset=subset))
     problems: list[str] = []
     if not samples:
         problems.append("the labels file has no rows")
@@ -136,6 +148,24 @@ def parse_labels(text: str, root: Path) -> tuple[list[Sample], list[str]]:
         shown = ", ".join(unreferenced[:5]) + (" …" if len(unreferenced) > 5 else "")
         problems.append(f"{len(unreferenced)} image(s) not referenced by the labels file: {shown}")
     return samples, problems
+
+
+def _first_folder(key: str) -> str:
+    """The first folder of a relative path ("" for a file at the top)."""
+    parts = PurePosixPath(key.replace("\\", "/")).parts
+    return parts[0] if len(parts) > 1 else ""
+
+
+def _subfolder_labels(root: Path) -> list[Path]:
+    """One labels file per immediate subfolder, when the folder has none at its top and >= 2 of them."""
+    if any((root / n).is_file() for n in LABEL_NAMES) or any(root.glob("*.tsv")):
+        return []
+    found = []
+    for sub in sorted(p for p in root.iterdir() if p.is_dir()):
+        files = [sub / n for n in LABEL_NAMES if (sub / n).is_file()] or sorted(sub.glob("*.tsv"))
+        if files:
+            found.append(files[0])
+    return found if len(found) >= 2 else []
 
 
 def _find_labels_file(root: Path) -> Path:
@@ -217,6 +247,15 @@ def open_labelled_set(
             default_name = "upload.zip" if isinstance(source, bytes) else Path(source).name
         elif isinstance(source, bytes):
             raise DatasetError("uploaded bytes are not a zip archive; upload a .zip with a labels file")
+        elif _is_lmdb(Path(source)):
+            tmp = Path(tempfile.mkdtemp(prefix="ocr-lmdb-"))
+            lmdb_dir = Path(source) if Path(source).is_dir() else Path(source).parent
+            problems = _extract_lmdb(lmdb_dir, tmp, limits)
+            labels_file = tmp / "labels.tsv"
+            default_name = lmdb_dir.name
+        elif Path(source).is_dir() and (subs := _subfolder_labels(Path(source))):
+            yield _combined(Path(source), subs, name)
+            return
         else:
             path = Path(source)
             if not path.exists():
@@ -234,6 +273,93 @@ def open_labelled_set(
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _combined(root: Path, files: list[Path], name: str | None) -> LabelledSet:
+    """One set from a labels file per subfolder: keys become `subfolder/path`, subset = subfolder."""
+    samples: list[Sample] = []
+    problems: list[str] = []
+    encodings = set()
+    for f in files:
+        text, encoding = _decode_labels(f.read_bytes())
+        encodings.add(encoding)
+        sub = f.parent.relative_to(root).as_posix()
+        rows, more = parse_labels(text, f.parent)
+        problems += [f"{sub}: {p}" for p in more]
+        for s in rows:  # a third column keeps its subset; otherwise the subfolder names it
+            explicit = s.subset != _first_folder(s.key)
+            samples.append(replace(s, key=f"{sub}/{s.key}", subset=s.subset if explicit else sub))
+    problems.insert(0, f"combined {len(files)} labels files: " + ", ".join(
+        f.relative_to(root).as_posix() for f in files))
+    return LabelledSet(name or root.name, root, files[0], samples, "/".join(sorted(encodings)), problems)
+
+
+_MAGIC = ((b"\x89PNG", ".png"), (b"\xff\xd8", ".jpg"), (b"GIF8", ".gif"), (b"BM", ".bmp"),
+          (b"II*\x00", ".tif"), (b"MM\x00*", ".tif"))
+
+
+def _image_suffix(data: bytes) -> str:
+    """File suffix from an encoded image's first bytes (".bin" when unknown: refused as not an image)."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return ".webp"
+    return next((suffix for magic, suffix in _MAGIC if data.startswith(magic)), ".bin")
+
+
+def _is_lmdb(path: Path) -> bool:
+    return (path / "data.mdb").is_file() if path.is_dir() else path.name == "data.mdb"
+
+
+def _extract_lmdb(folder: Path, dest: Path, limits: ZipLimits) -> list[str]:
+    """Write an LMDB set's images and a labels.tsv into dest; returns problems. Raises DatasetError."""
+    try:
+        import lmdb
+    except ImportError:
+        raise DatasetError("reading an LMDB set needs the lmdb package: pip install lmdb==3.0.0") from None
+    problems: list[str] = []
+    try:
+        env = lmdb.open(str(folder), readonly=True, lock=False, readahead=False, meminit=False,
+                        max_readers=1)
+    except lmdb.Error as exc:
+        raise DatasetError(f"not a readable LMDB set: {exc}") from None
+    rows = []
+    total = 0
+    with env, env.begin(write=False) as txn:
+        raw_n = txn.get(b"num-samples")
+        try:
+            n = int(raw_n.decode()) if raw_n is not None else -1
+        except (UnicodeDecodeError, ValueError):
+            n = -1
+        if n < 0:
+            raise DatasetError("LMDB set has no valid num-samples key (expected image-%09d/label-%09d)")
+        if n > limits.max_entries:
+            raise DatasetError(f"LMDB set has {n} samples; the limit is {limits.max_entries}")
+        for i in range(1, n + 1):
+            image, label = txn.get(b"image-%09d" % i), txn.get(b"label-%09d" % i)
+            if label is None:
+                problems.append(f"sample {i}: no label-{i:09d}; skipped")
+                continue
+            try:
+                text = label.decode("utf-8")
+            except UnicodeDecodeError:
+                problems.append(f"sample {i}: label is not UTF-8; skipped")
+                continue
+            if "\t" in text or "\n" in text or "\r" in text:
+                text = " ".join(text.split())
+                problems.append(f"sample {i}: tab or line break in the label replaced by a space")
+            if image is None:
+                rows.append(f"image-{i:09d}.missing\t{text}\n")
+                continue
+            if len(image) > limits.max_entry_bytes:
+                raise DatasetError(f"sample {i}: image of {len(image)} bytes; the limit is "
+                                   f"{limits.max_entry_bytes}")
+            total += len(image)
+            if total > limits.max_total_bytes:
+                raise DatasetError(f"LMDB set is over {limits.max_total_bytes} bytes of images; refused")
+            name = f"image-{i:09d}{_image_suffix(image)}"
+            (dest / name).write_bytes(image)
+            rows.append(f"{name}\t{text}\n")
+    (dest / "labels.tsv").write_text("".join(rows), encoding="utf-8")
+    return problems
 
 
 def write_labels(samples: list[tuple[str, str]], path: Path) -> None:
