@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,10 +20,14 @@ from ocr.engines.base import Engine
 from ocr.engines.registry import load_engine
 from ocr.errors import OCRError
 from ocr.evaluation.datasets import LabelledSet, Sample
+from ocr.evaluation.report import row_extras
 from ocr.imageio import load_image
 from ocr.metrics import DEFAULT_NORM, Normalization, cer, score_lines
 from ocr.pipeline import recognize_batch, recognize_each_decoder
 from ocr.preprocess import PreprocessConfig
+
+if TYPE_CHECKING:
+    from ocr.pipeline import Recognition
 
 __all__ = ["LENGTH_BUCKETS", "BenchResult", "SampleResult", "run_bench"]
 
@@ -42,6 +47,8 @@ class SampleResult:
     confidence: float | None = None
     error: str | None = None
     warning: str | None = None
+    char_confidences: tuple[float, ...] | None = None  # one per character of prediction; None: text-only
+    subset: str = ""
 
 
 @dataclass
@@ -60,6 +67,14 @@ class BenchResult:
     batch_size: int = 1
     failed: int = 0
     cer_by_length: dict[str, float | None] = field(default_factory=dict)
+    # issue 20 (ocr/evaluation/report.py): CIs, calibration, confusions, the normalisation, subsets
+    ci95_cer: list[float] | None = None
+    ci95_line_acc: list[float] | None = None
+    ece: float | None = None
+    ece_char: float | None = None
+    confusions: list[dict[str, object]] = field(default_factory=list)
+    normalization: dict[str, object] = field(default_factory=dict)
+    by_subset: dict[str, dict[str, float]] = field(default_factory=dict)
     samples: list[SampleResult] = field(default_factory=list)
 
     def summary(self) -> dict[str, object]:
@@ -156,7 +171,7 @@ def _summarise(
         engine=name, decoder=dec.method if dec is not None else "text", n=sc.n, line_acc=sc.line_acc,
         cer=sc.cer, ned=sc.ned, p50_ms=float(np.percentile(ms, 50)), p95_ms=float(np.percentile(ms, 95)),
         lines_per_s=lines_per_s, batch_size=batch_size, failed=len(rows) - len(timed),
-        cer_by_length=_bucket_cer(pairs, norm), samples=rows,
+        cer_by_length=_bucket_cer(pairs, norm), samples=rows, **row_extras(rows, norm),
     )
 
 
@@ -171,7 +186,8 @@ def _run_one(
 ) -> list[SampleResult]:
     """One sample through the engine once and every decoder; a row per decoder."""
     def failed(msg: str | None) -> list[SampleResult]:
-        return [SampleResult(s.key, s.text, "", None, None, error=msg, warning=s.warning) for _ in decs]
+        return [SampleResult(s.key, s.text, "", None, None, error=msg, warning=s.warning, subset=s.subset)
+                for _ in decs]
 
     if s.error is not None or s.key not in images:
         return failed(s.error or failures.get(s.key))
@@ -183,9 +199,19 @@ def _run_one(
         return failed(f"internal error: {type(exc).__name__}: {exc}")
     return [
         SampleResult(s.key, s.text, rec.text, cer(s.text, rec.text, norm), rec.elapsed_ms,
-                     rec.best.mean_confidence if rec.best is not None else None, warning=s.warning)
+                     rec.best.mean_confidence if rec.best is not None else None, warning=s.warning,
+                     char_confidences=_char_confidences(rec), subset=s.subset)
         for rec in recs
     ]
+
+
+def _char_confidences(rec: Recognition) -> tuple[float, ...] | None:
+    """One confidence per character of rec.text (a charset entry's confidence for each of its
+    characters); None for a text-only engine."""
+    if rec.best is None:
+        return None
+    return tuple(round(float(c), 5) for lab, c in zip(rec.best.labels, rec.best.confidences, strict=True)
+                 for _ in rec.charset[lab])
 
 
 def _throughput(
