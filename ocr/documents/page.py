@@ -8,7 +8,7 @@ such lines correctly).
 
 Example:
     engine = load_engine("ppocr-v4")
-    result = read_page(load_image("page.png"), engine, detector="ppocr-det")
+    result = read_page(load_image("page.png"), engine)   # default detector, 0/180 check
     print(result.text)                 # lines in reading order, joined by "\\n"
     result.to_dict()                   # the CLI/API JSON form
 """
@@ -24,8 +24,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ocr.documents.detectors import DETECTORS, Detection, Detector, load_detector
+from ocr.documents.detectors import DETECTORS, Detection, Detector, default_detector, load_detector
 from ocr.documents.geometry import TextBox, crop_box
+from ocr.documents.orientation import (
+    FLIP_LINE_P,
+    FLIP_PAGE_P,
+    flip_box,
+    load_orientation,
+    orientation_available,
+)
 from ocr.documents.reading_order import reading_order
 
 if TYPE_CHECKING:
@@ -63,11 +70,13 @@ class PageLine:
     vertical: bool
     crop: np.ndarray
     recognition: Recognition | None = None
+    upside_down: bool = False  # the crop was turned 180° before reading (page or line found upside down)
 
     def to_dict(self) -> dict[str, object]:
-        """{"box": [[x, y]] * 4, "text", "confidence", "vertical"}."""
+        """{"box": [[x, y]] * 4, "text", "confidence", "vertical", "upside_down"}."""
         conf = None if self.confidence is None else round(float(self.confidence), 4)
-        return {"box": self.box.as_list(), "text": self.text, "confidence": conf, "vertical": self.vertical}
+        return {"box": self.box.as_list(), "text": self.text, "confidence": conf, "vertical": self.vertical,
+                "upside_down": self.upside_down}
 
 
 @dataclass(frozen=True, eq=False)
@@ -81,6 +90,7 @@ class PageResult:
     decoder: str
     elapsed_ms: float
     timings: dict[str, float] = field(default_factory=dict)
+    turned: int = 0  # 180 when the page was found upside down and read turned (boxes stay in input coords)
 
     @property
     def text(self) -> str:
@@ -97,6 +107,7 @@ class PageResult:
             "engine": self.engine,
             "decoder": self.decoder,
             "angle": round(self.detection.angle, 2),
+            "turned": self.turned,
             "timings_ms": {k: round(v, 2) for k, v in self.timings.items()},
         }
 
@@ -120,45 +131,77 @@ def aspect_batches(crops: list[np.ndarray], batch_size: int) -> list[list[int]]:
 def read_page(
     image: np.ndarray,
     engine: Engine,
-    detector: str | Detector = "classical",
+    detector: str | Detector | None = None,
     decoder: DecoderConfig | None = None,
     preprocess_config: PreprocessConfig | None = None,
     batch_size: int = 16,
+    orient: bool = True,
 ) -> PageResult:
     """Read a page (H, W, 3) uint8 RGB: detect, order, crop, recognize in aspect-ratio batches.
 
+    detector: a name, a loaded detector, or None for default_detector() (ppocr-det where it can load).
+    orient: check the lines with the 0°/180° classifier (ocr.documents.orientation) when it can load:
+    a page whose lines are mostly upside down is read turned 180° (reading order redone on the turned
+    boxes; line boxes stay in the input's coordinates), and a line the classifier calls upside down with
+    p ≥ FLIP_LINE_P is read both ways, keeping the reading with the higher mean confidence.
+    Timings (ms): detect, crop (cropping and the orientation check), recognize.
     An empty page gives a PageResult with no lines and text "".
     """
     from ocr.decoding import DecoderConfig
     from ocr.pipeline import recognize_batch
 
     decoder = decoder or DecoderConfig()
-    det = load_detector(detector) if isinstance(detector, str) else detector
+    det = load_detector(detector or default_detector()) if not isinstance(detector, Detector) else detector
     t0 = time.perf_counter()
     detection = det.analyze(image)
     t1 = time.perf_counter()
     boxes = list(detection.boxes)
-    order = reading_order(boxes, detection.angle)
-    boxes = [boxes[i] for i in order]
+    flip_p = np.zeros(len(boxes), dtype=np.float32)
+    turned = 0
+    if orient and boxes and orientation_available()[0]:
+        flip_p = load_orientation().upside_down([line_crop(image, b)[0] for b in boxes])
+        horizontal = [p for p, b in zip(flip_p, boxes, strict=True) if not b.vertical]
+        if horizontal and float(np.median(horizontal)) >= FLIP_PAGE_P:  # columns alone never turn a page
+            turned = 180
+            flip_p = 1.0 - flip_p  # the page is read turned: a line that looked upside down now is not
+    h, w = image.shape[:2]
+    work = [flip_box(b, w, h) for b in boxes] if turned else boxes
+    order = reading_order(work, detection.angle)
+    boxes, flip_p = [boxes[i] for i in order], flip_p[order] if len(order) else flip_p
     crops, vertical = [], []
     for b in boxes:
         c, v = line_crop(image, b)
-        crops.append(c)
+        crops.append(np.ascontiguousarray(np.rot90(c, 2)) if turned else c)
         vertical.append(v)
     t2 = time.perf_counter()
     recs: dict[int, Recognition] = {}
     for batch in aspect_batches(crops, batch_size):
         got = recognize_batch([crops[i] for i in batch], engine, decoder, preprocess_config)
         recs.update(zip(batch, got, strict=True))
+    flipped = set()
+    doubt = [i for i, p in enumerate(flip_p) if p >= FLIP_LINE_P and not vertical[i]]
+    if doubt:
+        turned_crops = [np.ascontiguousarray(np.rot90(crops[i], 2)) for i in doubt]
+        again = recognize_batch(turned_crops, engine, decoder, preprocess_config)
+        for i, crop, alt in zip(doubt, turned_crops, again, strict=True):
+            if _mean_confidence(alt) > _mean_confidence(recs[i]):
+                recs[i], crops[i] = alt, crop
+                flipped.add(i)
     t3 = time.perf_counter()
     lines = []
     for i, (b, c, v) in enumerate(zip(boxes, crops, vertical, strict=True)):
         rec = recs[i]
         conf = rec.best.mean_confidence if rec.best is not None else None
-        lines.append(PageLine(b, rec.text, conf, v, c, rec))
+        lines.append(PageLine(b, rec.text, conf, v, c, rec, upside_down=bool(turned) != (i in flipped)))
     timings = {"detect": (t1 - t0) * 1000, "crop": (t2 - t1) * 1000, "recognize": (t3 - t2) * 1000}
     return PageResult(tuple(lines), detection, det.name, engine.name,
-                      decoder.method if engine.has_ctc else "text", (t3 - t0) * 1000, timings)
+                      decoder.method if engine.has_ctc else "text", (t3 - t0) * 1000, timings, turned)
+
+
+def _mean_confidence(rec: Recognition) -> float:
+    """Mean per-character confidence of a reading; text-only engines count as 0.5 (no evidence)."""
+    return rec.best.mean_confidence if rec.best is not None and rec.best.labels else (
+        0.5 if rec.best is None and rec.text else 0.0)
 
 
 # --------------------------------------------------------------------------------------------- CLI
@@ -166,8 +209,10 @@ def add_page_command(subparsers: argparse._SubParsersAction) -> None:
     """Register `page IMAGE [--detector classical|ppocr-det] [--engine E] [--decoder D] [--json]`."""
     p = subparsers.add_parser("page", help="read a whole page: find text lines, read them in order")
     p.add_argument("image")
-    p.add_argument("--detector", choices=list(DETECTORS), default="classical",
-                   help="line detector (default classical; ppocr-det for photos and busy pages)")
+    p.add_argument("--detector", choices=list(DETECTORS), default=None,
+                   help="line detector (default: ppocr-det where it can load, else classical)")
+    p.add_argument("--no-orient", dest="orient", action="store_false",
+                   help="skip the 0/180 line classifier (upside-down pages and lines are read as they are)")
     p.add_argument("--engine", help="line engine (see `engines`); default: the best available")
     p.add_argument("--decoder", choices=["greedy", "beam", "beam_lm"], default="greedy")
     p.add_argument("--json", action="store_true",
@@ -187,7 +232,8 @@ def run_page_command(args: argparse.Namespace) -> int:
     engine = load_engine(args.engine or default_engine())
     image = load_image(Path(args.image))
     t0 = time.perf_counter()
-    result = read_page(image, engine, args.detector, DecoderConfig(method=args.decoder))
+    result = read_page(image, engine, args.detector, DecoderConfig(method=args.decoder),
+                       orient=args.orient)
     wall = (time.perf_counter() - t0) * 1000
     if args.json:
         out = result.to_dict()
