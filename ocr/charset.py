@@ -19,6 +19,7 @@ __all__ = [
     "Charset",
     "build_charset",
     "charset_sha256",
+    "extend_charset",
     "gb2312_chars",
     "load_charset",
     "write_charset",
@@ -46,6 +47,17 @@ def gb2312_chars() -> list[str]:
     return out
 
 
+# Letters with tone marks used by Hanyu Pinyin and Taiwanese Pe̍h-ōe-jī / Tâi-lô romanisation (precomposed:
+# NFKC keeps them composed), and symbols seen on forms, tickets and signs that stay distinct after NFKC.
+ROMANISATION = (
+    "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜüêôâîûńňǹḿ"
+    "ĀÁǍÀĒÉĚÈĪÍǏÌŌÓǑÒŪÚǓÙÜÊÔÂ"
+)
+EXTRA_SYMBOLS = "°±×÷€£§‰※→←↑↓●○■□▲△◆◇★☆√∞≤≥≠∶·•「」『』〖〗♂♀"
+OPENCC_CONFIGS = ("s2t", "s2tw", "s2hk", "s2twp")
+EXTENSION_MASS = 0.994  # share of the character mass of jieba's dictionary + its traditional forms
+
+
 def _is_han(ch: str) -> bool:
     return "\u4e00" <= ch <= "\u9fff"
 
@@ -63,6 +75,51 @@ def build_charset(ddddocr_classes: Iterable[str]) -> list[str]:
     out: list[str] = []
     seen: set[str] = set()
     for ch in [*ascii_, *CJK_PUNCT, *symbols, *han]:
+        if ch not in seen:
+            seen.add(ch)
+            out.append(ch)
+    return out
+
+
+def jieba_char_mass() -> list[tuple[str, float]]:
+    """Characters of jieba's dictionary and of its OpenCC traditional conversions (s2t, s2tw, s2hk,
+    s2twp), weighted by word frequency ** 0.5 (simplified forms weight 1, each conversion 0.5),
+    most frequent first. Deterministic; needs `jieba` and `opencc`."""
+    import jieba
+    import opencc
+
+    path = Path(jieba.__file__).resolve().parent / "dict.txt"
+    convs = [opencc.OpenCC(c) for c in OPENCC_CONFIGS]
+    mass: dict[str, float] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        parts = line.split()
+        if len(parts) < 2:
+            continue
+        word, f = parts[0], float(parts[1]) ** 0.5
+        for c in word:
+            mass[c] = mass.get(c, 0.0) + f
+        for cv in convs:
+            for c in cv.convert(word):
+                mass[c] = mass.get(c, 0.0) + 0.5 * f
+    return sorted(mass.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def extend_charset(old: Iterable[str], mass: float = EXTENSION_MASS) -> list[str]:
+    """`old` (blank first, kept in order so trained rows keep their index) + the most frequent
+    characters of jieba_char_mass() up to `mass` of its total + ROMANISATION + EXTRA_SYMBOLS."""
+    out = list(old)
+    seen = set(out)
+    ranked = jieba_char_mass()
+    total = sum(v for _, v in ranked)
+    acc = 0.0
+    new: list[str] = []
+    for c, v in ranked:
+        if acc / total >= mass:
+            break
+        acc += v
+        if c.isprintable() and not c.isspace():
+            new.append(c)
+    for ch in [*new, *ROMANISATION, *EXTRA_SYMBOLS]:
         if ch not in seen:
             seen.add(ch)
             out.append(ch)

@@ -105,28 +105,26 @@ def _pil_font(path: str, index: int, size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(path, size, index=index)
 
 
-@lru_cache(maxsize=32)
-def _coverage(path: str, index: int) -> frozenset[str]:
-    """Charset characters the face draws with a real glyph (not the .notdef box, not empty)."""
+@lru_cache(maxsize=64)
+def _missing_masks(path: str, index: int) -> tuple[bytes, bytes]:
+    """The bitmaps the face draws for characters it lacks (.notdef box, and an unassigned code point)."""
     font = _pil_font(path, index, 24)
-    tofu = bytes(font.getmask("\U0010fffd"))
-    missing_bitmap = bytes(font.getmask("\uffff"))
-    out = set()
-    for ch in load_charset().chars[1:]:
-        if ch == " ":
-            out.add(ch)
-            continue
-        m = font.getmask(ch)
-        b = bytes(m)
-        if m.size[0] > 0 and any(b) and b != tofu and b != missing_bitmap:
-            out.add(ch)
-    return frozenset(out)
+    return bytes(font.getmask("\U0010fffd")), bytes(font.getmask("\uffff"))
+
+
+@lru_cache(maxsize=1 << 20)
+def _has_glyph(path: str, index: int, ch: str) -> bool:
+    """The face draws `ch` with a real glyph (not the .notdef box, not empty); a space always counts."""
+    if ch == " ":
+        return True
+    m = _pil_font(path, index, 24).getmask(ch)
+    b = bytes(m)
+    return m.size[0] > 0 and any(b) and b not in _missing_masks(path, index)
 
 
 def font_covers(font: FontSpec, text: str) -> bool:
-    """True if the face has a glyph for every character of `text` (charset characters only)."""
-    cov = _coverage(font.path, font.index)
-    return all(c in cov for c in text)
+    """True if the face has a glyph for every character of `text` (checked per character, cached)."""
+    return all(_has_glyph(font.path, font.index, c) for c in text)
 
 
 # --------------------------------------------------------------------------------------------- corpus
@@ -499,8 +497,12 @@ def _lines(n: int, seed: int, fonts: list[FontSpec], height: int, augment: bool,
 
 def render_shards(out_dir: Path, n: int, seed: int = 0, height: int = 64, shard_size: int = 1000,
                   max_len: int = 24, augment: bool = True, fonts: list[FontSpec] | None = None,
-                  progress: bool = False) -> dict[str, float]:
+                  progress: bool = False, kinds: dict[str, float] | None = None) -> dict[str, float]:
     """Pre-render n training lines (training fonts, held-out font excluded) into shard_XXXXX.npz files.
+
+    kinds: draw lines from these kinds of line with these shares (ocr.training.synth.kinds.KIND_MIX:
+    simplified/traditional documents, form fields, plates, signs, handwriting-like) instead of the
+    document-line corpus alone.
 
     Existing complete shards are kept (the call resumes). Returns {"lines", "seconds", "lines_per_s"}.
     """
@@ -524,7 +526,13 @@ def render_shards(out_dir: Path, n: int, seed: int = 0, height: int = 64, shard_
                 bar.update(count)
             continue
         cols, labels, offsets = [], [], [0]
-        for text, img, _ in _lines(count, seed * 100_003 + s, fonts, height, augment, 1, max_len):
+        if kinds:
+            from ocr.training.synth.kinds import kind_lines
+
+            lines = kind_lines(count, seed * 100_003 + s, height, kinds)
+        else:
+            lines = _lines(count, seed * 100_003 + s, fonts, height, augment, 1, max_len)
+        for text, img, _ in lines:
             cols.append(img.T)
             labels.append(text)
             offsets.append(offsets[-1] + img.shape[1])

@@ -158,14 +158,32 @@ def _initial_model(cfg: TrainConfig, charset: Charset) -> tuple[CRNN, dict[str, 
         return model, {"init": "ddddocr common.onnx (MIT), classifier sliced to the charset"}
     if cfg.init:
         model, meta = load_checkpoint(Path(cfg.init))
-        if tuple(meta["charset"]) != charset.chars:  # type: ignore[arg-type]
-            raise ValueError(f"{cfg.init} was trained on another charset")
         keys = ("init", "head", "teacher", "steps", "samples_seen", "cpu_hours", "parent")
         parent = {k: meta[k] for k in keys if k in meta}  # the lineage: what the parent was made from
-        return model, {"init": f"fine-tuned from {cfg.init}", "parent": parent}
+        origin = {"init": f"fine-tuned from {cfg.init}", "parent": parent}
+        old = tuple(meta["charset"])  # type: ignore[arg-type]
+        if old != charset.chars:
+            if charset.chars[: len(old)] != old:
+                raise ValueError(f"{cfg.init} was trained on another charset (not a prefix of this one)")
+            model = extend_classes(model, list(old), list(charset.chars))
+            origin["head"] = (f"extended from {len(old)} to {len(charset)} classes; a new traditional "
+                              "character starts from the row of its simplified form (OpenCC t2s) when "
+                              "that is a class, the rest from small random rows")
+        return model, origin
     arch = ARCHS[cfg.arch]
     model = CRNN(CRNNConfig(**{**arch.__dict__, "num_classes": len(charset)}))
     return model, {"init": f"random ({cfg.arch})"}
+
+
+def extend_classes(model: CRNN, old: list[str], new: list[str]) -> CRNN:
+    """`model` with its head grown from `old` to `new` classes (old a prefix of new); see slice_classes."""
+    import opencc
+
+    from ocr.models.port import slice_classes
+
+    t2s = opencc.OpenCC("t2s")
+    similar = {c: t2s.convert(c) for c in new[len(old):]}
+    return slice_classes(model, old, new, similar={c: s for c, s in similar.items() if s != c})
 
 
 # ---------------------------------------------------------------------------------------------- data

@@ -6,6 +6,12 @@ set -u
 PKGS=(tesseract-ocr tesseract-ocr-chi-sim fonts-noto-cjk fonts-wqy-zenhei fonts-wqy-microhei
       fonts-arphic-ukai fonts-arphic-uming fonts-lxgw-wenkai fonts-arphic-gkai00mp fonts-smiley-sans
       chromium chromium-driver)
+# `--training`: the faces that render training lines (ocr/training/synth/kinds.py): traditional-Chinese
+# ming/kai/hei faces and the heavy/light Noto weights for signs (~500 MB; not needed to run or test).
+if [ "${1:-}" = "--training" ]; then
+  PKGS+=(fonts-noto-cjk-extra fonts-arphic-bsmi00lp fonts-arphic-bkai00mp fonts-cns11643-kai
+         fonts-cns11643-sung fonts-cwtex-ming fonts-cwtex-kai fonts-cwtex-heib fonts-cwtex-yen fonts-cwtex-fs)
+fi
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -6,6 +6,7 @@ R (recurrent) weights and one bias vector [Wb; Rb] per direction.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -77,11 +78,14 @@ def port_ddddocr(onnx_path: Path) -> CRNN:
     return model.eval()
 
 
-def slice_classes(model: CRNN, src: list[str], dst: list[str], seed: int = 0) -> CRNN:
+def slice_classes(model: CRNN, src: list[str], dst: list[str], seed: int = 0,
+                  similar: dict[str, str] | None = None) -> CRNN:
     """A copy of `model` whose classifier has one row per `dst` class (dst[0] = blank).
 
-    Rows of classes in `src` are copied; new classes get small random weights and the mean bias of
-    the copied non-blank rows, so they start as unlikely but trainable.
+    Rows of classes in `src` are copied. A new class c with similar[c] in `src` (e.g. a traditional
+    character and its simplified form, which often share components) starts from that row, its bias
+    lowered by log 4 so the known class still wins until training separates them; other new classes
+    get small random weights and the mean bias of the copied non-blank rows (unlikely but trainable).
     """
     from ocr.models.crnn import CRNN as _CRNN
 
@@ -94,10 +98,14 @@ def slice_classes(model: CRNN, src: list[str], dst: list[str], seed: int = 0) ->
     g = torch.Generator().manual_seed(seed)
     w = torch.randn(len(dst), w_src.shape[1], generator=g) * float(w_src.std()) * 0.5
     b = torch.full((len(dst),), float(b_src[1:].mean()))
+    similar = similar or {}
     for j, c in enumerate(dst):
         i = 0 if j == 0 else index.get(c)
         if i is not None:
             w[j], b[j] = w_src[i], b_src[i]
+        elif similar.get(c) in index:
+            k = index[similar[c]]
+            w[j], b[j] = w_src[k], b_src[k] - math.log(4.0)
     with torch.no_grad():
         out.fc.weight.copy_(w)
         out.fc.bias.copy_(b)

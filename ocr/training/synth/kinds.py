@@ -1,0 +1,373 @@
+"""Kinds of line a user brings, rendered for training: simplified and traditional documents, form
+fields, licence-plate-like lines, signs, handwriting-like lines.
+
+    text, img = render_kind("plate", rng, height=64)   # img: (64, W) uint8, dark text on light
+
+Every line is returned as the engines see it after preprocessing: gray, and inverted when its
+background is dark (ocr.preprocess.background_is_dark, the rule of invert="auto"), so training sees
+what inference feeds the model. Deterministic for the generator's state. Fonts come from Debian
+packages; one traditional face (HELD_OUT_TC_FONT) is never used for training.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from functools import lru_cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, ImageDraw
+
+from ocr.preprocess import background_is_dark
+from ocr.synth import FontSpec, _pil_font, font_covers, render_line
+
+__all__ = [
+    "HAND_FONTS",
+    "HELD_OUT_TC_FONT",
+    "KIND_MIX",
+    "SIGN_FONTS",
+    "TC_FONTS",
+    "kind_lines",
+    "render_kind",
+    "render_kind_test_set",
+    "tc_fonts",
+]
+
+_NOTO = "/usr/share/fonts/opentype/noto/"
+_TW = "/usr/share/fonts/truetype/"
+TC_FONTS: tuple[FontSpec, ...] = (
+    FontSpec("noto-sans-tc", _NOTO + "NotoSansCJK-Regular.ttc", 3, "hei", "fonts-noto-cjk"),
+    FontSpec("noto-sans-tc-bold", _NOTO + "NotoSansCJK-Bold.ttc", 3, "hei", "fonts-noto-cjk"),
+    FontSpec("noto-sans-hk", _NOTO + "NotoSansCJK-Regular.ttc", 4, "hei", "fonts-noto-cjk"),
+    FontSpec("noto-serif-tc", _NOTO + "NotoSerifCJK-Regular.ttc", 3, "song", "fonts-noto-cjk"),
+    FontSpec("noto-serif-tc-bold", _NOTO + "NotoSerifCJK-Bold.ttc", 3, "song", "fonts-noto-cjk"),
+    FontSpec("noto-serif-tc-light", _NOTO + "NotoSerifCJK-Light.ttc", 3, "song", "fonts-noto-cjk-extra"),
+    FontSpec("bsmi00lp", _TW + "arphic-bsmi00lp/bsmi00lp.ttf", 0, "song", "fonts-arphic-bsmi00lp"),
+    FontSpec("bkai00mp", _TW + "arphic-bkai00mp/bkai00mp.ttf", 0, "kai", "fonts-arphic-bkai00mp"),
+    FontSpec("tw-sung", _TW + "cns11643/TW-Sung-98_1.ttf", 0, "song", "fonts-cns11643-sung"),
+    FontSpec("tw-kai", _TW + "cns11643/TW-Kai-98_1.ttf", 0, "kai", "fonts-cns11643-kai"),
+    FontSpec("cwming", _TW + "cwtex/cwming.ttf", 0, "song", "fonts-cwtex-ming"),
+    FontSpec("cwkai", _TW + "cwtex/cwkai.ttf", 0, "kai", "fonts-cwtex-kai"),
+    FontSpec("cwheib", _TW + "cwtex/cwheib.ttf", 0, "hei", "fonts-cwtex-heib"),
+    FontSpec("cwyen", _TW + "cwtex/cwyen.ttf", 0, "hei", "fonts-cwtex-yen"),
+    FontSpec("cwfs", _TW + "cwtex/cwfs.ttf", 0, "fang", "fonts-cwtex-fs"),
+)
+# Held out of training: renders the traditional held-out set (a ming face, like most printed books).
+HELD_OUT_TC_FONT = "cwming"
+SIGN_FONTS: tuple[FontSpec, ...] = (
+    FontSpec("noto-sans-sc-black", _NOTO + "NotoSansCJK-Black.ttc", 2, "hei", "fonts-noto-cjk-extra"),
+    FontSpec("noto-sans-tc-black", _NOTO + "NotoSansCJK-Black.ttc", 3, "hei", "fonts-noto-cjk-extra"),
+    FontSpec("noto-serif-sc-black", _NOTO + "NotoSerifCJK-Black.ttc", 2, "song", "fonts-noto-cjk-extra"),
+    FontSpec("noto-sans-sc-bold", _NOTO + "NotoSansCJK-Bold.ttc", 2, "hei", "fonts-noto-cjk"),
+    FontSpec("noto-sans-sc-medium", _NOTO + "NotoSansCJK-Medium.ttc", 2, "hei", "fonts-noto-cjk-extra"),
+    FontSpec("wqy-zenhei", _TW + "wqy/wqy-zenhei.ttc", 0, "hei", "fonts-wqy-zenhei"),
+    FontSpec("smiley-sans", _TW + "smiley-sans/SmileySans-Oblique.ttf", 0, "hei", "fonts-smiley-sans"),
+    FontSpec("cwheib", _TW + "cwtex/cwheib.ttf", 0, "hei", "fonts-cwtex-heib"),
+)
+HAND_FONTS = ("ukai-cn", "lxgw-wenkai", "gkai00mp", "bkai00mp", "tw-kai", "cwkai")
+
+# Share of each kind in a training shard (sums to 1).
+KIND_MIX: dict[str, float] = {
+    "doc_sc": 0.30, "doc_tc": 0.30, "form": 0.12, "plate": 0.08, "sign": 0.12, "hand": 0.08,
+}
+
+_PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
+_PLATE_ALNUM = "ABCDEFGHJKLMNPQRSTUVWXYZ0123456789"
+_FORM_FIELDS = (
+    ("发票号码", "INVOICE NO."), ("发票代码", "INVOICE CODE"), ("开票日期", "DATE"), ("金额", "AMOUNT"),
+    ("税额", "TAX"), ("合计", "TOTAL"), ("姓名", "NAME"), ("性别", "SEX"), ("出生日期", "DATE OF BIRTH"),
+    ("航班", "FLIGHT"), ("座位", "SEAT"), ("登机口", "GATE"), ("日期", "DATE"), ("车次", "TRAIN NO."),
+    ("检验项目", "TEST"), ("结果", "RESULT"), ("参考范围", "REF. RANGE"), ("单位", "UNIT"),
+    ("证件号码", "ID NO."), ("订单号", "ORDER NO."), ("电话", "TEL"), ("地址", "ADDRESS"),
+    ("成分", "COMPOSITION"), ("货号", "ITEM NO."), ("规格", "SPEC"), ("数量", "QTY"), ("单价", "PRICE"),
+)
+_UNITS = ("mmol/L", "g/L", "U/L", "%", "mg/dL", "℃", "kg", "cm", "mL", "元", "¥", "RMB", "HKD", "NT$")
+_OPENCC = ("s2t", "s2tw", "s2hk", "s2twp")
+
+
+@lru_cache(maxsize=8)
+def _converter(config: str):
+    import opencc
+
+    return opencc.OpenCC(config)
+
+
+def tc_fonts(held_out: bool = False) -> list[FontSpec]:
+    """Installed traditional-capable faces: the training ones, or only the held-out one."""
+    fonts = [f for f in TC_FONTS if _exists(f)]
+    return [f for f in fonts if (f.name == HELD_OUT_TC_FONT) == held_out]
+
+
+def _exists(f: FontSpec) -> bool:
+    return Path(f.path).exists()
+
+
+def _sc_fonts() -> list[FontSpec]:
+    from ocr.synth import training_fonts
+
+    return training_fonts()
+
+
+def _pick(text: str, fonts: list[FontSpec], rng: np.random.Generator) -> FontSpec | None:
+    for i in rng.permutation(len(fonts)):
+        if font_covers(fonts[int(i)], text):
+            return fonts[int(i)]
+    return None
+
+
+def _to_model_view(rgb_or_gray: np.ndarray, height: int) -> np.ndarray:
+    """Gray, inverted when the background is dark (invert="auto"), resized to `height`: (H, W) uint8."""
+    g = rgb_or_gray if rgb_or_gray.ndim == 2 else cv2.cvtColor(rgb_or_gray, cv2.COLOR_RGB2GRAY)
+    if background_is_dark(g)[0]:
+        g = 255 - g
+    h, w = g.shape
+    new_w = max(height // 2, round(w * height / h))
+    return cv2.resize(g, (new_w, height), interpolation=cv2.INTER_AREA if h > height else cv2.INTER_LINEAR)
+
+
+def _low_res(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Text 12-24 px high before the resize to the model's height, as in phone crops."""
+    h, w = img.shape[:2]
+    target = int(rng.integers(12, 25))
+    if target >= h:
+        return img
+    f = target / h
+    small = cv2.resize(img, (max(4, round(w * f)), target), interpolation=cv2.INTER_AREA)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def _slivers(img: np.ndarray, font: FontSpec, text: str, rng: np.random.Generator) -> np.ndarray:
+    """Add cut-off strokes of the neighbouring lines above and/or below (a tight crop of a page)."""
+    h, w = img.shape
+    other = render_line(text[::-1] or "一", font, h, int(rng.integers(2**31)), augment=False)
+    other = cv2.resize(other, (w, h), interpolation=cv2.INTER_LINEAR)
+    other = np.clip(other.astype(np.int16) + int(np.median(img)) - 255, 0, 255).astype(np.uint8)
+    k = int(h * rng.uniform(0.08, 0.22))
+    parts = [img]
+    if rng.random() < 0.6:
+        parts.insert(0, other[h - k:])
+    if rng.random() < 0.6 or len(parts) == 1:
+        parts.append(other[:k])
+    return np.concatenate(parts, axis=0)
+
+
+def _elastic(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Smooth random displacement (alpha ~ 3 % of the height): wobbly strokes of a hand-written line."""
+    h, w = img.shape
+    sigma = h / 6
+    dx = cv2.GaussianBlur(rng.uniform(-1, 1, (h, w)).astype(np.float32), (0, 0), sigma)
+    dy = cv2.GaussianBlur(rng.uniform(-1, 1, (h, w)).astype(np.float32), (0, 0), sigma)
+    alpha = h * 0.03 / max(float(np.abs(dx).max()), float(np.abs(dy).max()), 1e-6)
+    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    return cv2.remap(img, xs + alpha * dx, ys + alpha * dy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def _hand_line(text: str, font: FontSpec, rng: np.random.Generator) -> np.ndarray:
+    """Characters drawn one by one with jittered size, baseline and rotation, then elastic warp."""
+    size = int(rng.integers(36, 60))
+    ink, paper = int(rng.integers(0, 80)), int(rng.integers(190, 256))
+    pad = size // 3
+    glyphs = []
+    for c in text:
+        s = max(12, int(size * rng.uniform(0.85, 1.12)))
+        f = _pil_font(font.path, font.index, s)
+        adv = max(1, math.ceil(f.getlength(c)))
+        tile = Image.new("L", (adv + 2 * pad, size + 2 * pad), paper)
+        ImageDraw.Draw(tile).text((pad, pad + int(rng.integers(-size // 16, size // 16 + 1))), c, font=f,
+                                  fill=ink)
+        tile = tile.rotate(float(rng.normal(0, 4)), resample=Image.BILINEAR, fillcolor=paper)
+        gap = int(adv * rng.uniform(-0.05, 0.15))
+        glyphs.append(np.asarray(tile)[:, pad - min(gap, pad) // 2: pad + adv + max(gap, 0)])
+    line = np.concatenate(glyphs, axis=1) if glyphs else np.full((size + 2 * pad, size), paper, np.uint8)
+    rows = np.where((line < (ink + paper) / 2).any(axis=1))[0]
+    if rows.size:  # crop to the ink plus a margin, as render_line does
+        m = int(size * rng.uniform(0.05, 0.25))
+        line = line[max(0, rows[0] - m): rows[-1] + 1 + m]
+    return _elastic(line, rng)
+
+
+def _plate_text(rng: np.random.Generator) -> str:
+    n = 6 if rng.random() < 0.2 else 5  # new-energy plates carry one more character
+    tail = "".join(_PLATE_ALNUM[int(i)] for i in rng.integers(0, len(_PLATE_ALNUM), n))
+    return _PROVINCES[int(rng.integers(len(_PROVINCES)))] + _PLATE_ALNUM[int(rng.integers(0, 24))] + tail
+
+
+def _plate(text: str, rng: np.random.Generator) -> np.ndarray:
+    """A plate: blue/white, yellow/black, green/black or white/black, bold face, rim, small and blurred."""
+    scheme = int(rng.integers(4))
+    bg, fg = [((20, 60, 180), (245, 245, 245)), ((230, 190, 30), (15, 15, 15)),
+              ((120, 200, 130), (15, 15, 15)), ((235, 235, 235), (15, 15, 15))][scheme]
+    bg = tuple(int(np.clip(v + rng.integers(-25, 26), 0, 255)) for v in bg)
+    fonts = [f for f in SIGN_FONTS if _exists(f) and font_covers(f, text)] or _sc_fonts()
+    font = fonts[int(rng.integers(len(fonts)))]
+    f = _pil_font(font.path, font.index, 48)
+    gap = int(rng.integers(4, 14))
+    width = int(sum(f.getlength(c) for c in text)) + gap * len(text) + 40
+    img = Image.new("RGB", (width, 80), bg)
+    d = ImageDraw.Draw(img)
+    d.rectangle((3, 3, width - 4, 76), outline=fg, width=2)
+    x = 20.0
+    for i, c in enumerate(text):
+        d.text((x, 10), c, font=f, fill=fg)
+        x += f.getlength(c) + gap + (12 if i == 1 and rng.random() < 0.5 else 0)
+    a = np.asarray(img)
+    tw = int(rng.integers(70, 140))  # real plate crops are ~94 x 24
+    a = cv2.resize(a, (tw, max(12, round(tw * 80 / width * rng.uniform(0.9, 1.2)))),
+                   interpolation=cv2.INTER_AREA)
+    a = _photo_degrade(a, rng)
+    if rng.random() < 0.5:  # loose crop: some surroundings
+        m = int(rng.integers(1, 5))
+        a = cv2.copyMakeBorder(a, m, m, m, m, cv2.BORDER_REPLICATE)
+    return a
+
+
+def _photo_degrade(a: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Perspective, blur, noise, JPEG on a small RGB crop."""
+    h, w = a.shape[:2]
+    if rng.random() < 0.5:
+        j = min(h, w) * 0.12
+        src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+        dst = src + rng.uniform(-j, j, (4, 2)).astype(np.float32)
+        a = cv2.warpPerspective(a, cv2.getPerspectiveTransform(src, dst), (w, h),
+                                borderMode=cv2.BORDER_REPLICATE)
+    if rng.random() < 0.5:
+        a = cv2.GaussianBlur(a, (0, 0), float(rng.uniform(0.3, 1.0)))
+    if rng.random() < 0.5:
+        a = np.clip(a + rng.normal(0, rng.uniform(2, 10), a.shape), 0, 255).astype(np.uint8)
+    if rng.random() < 0.5:
+        ok, buf = cv2.imencode(".jpg", a, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(20, 80))])
+        a = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if ok else a
+    return a
+
+
+def _sign(text: str, font: FontSpec, rng: np.random.Generator) -> np.ndarray:
+    """Colour text on a colour, textured background with enough luminance contrast to read in gray."""
+    def luma(c: np.ndarray) -> float:
+        return float(0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2])
+
+    while True:
+        bg, fg = rng.integers(0, 256, 3), rng.integers(0, 256, 3)
+        if abs(luma(bg) - luma(fg)) > 70:
+            break
+    size = int(rng.integers(32, 64))
+    f = _pil_font(font.path, font.index, size)
+    pad = int(size * rng.uniform(0.1, 0.5))
+    w = int(f.getlength(text)) + 2 * pad
+    h = int(size * 1.3) + 2 * pad // 2
+    base = np.zeros((h, w, 3), np.float32) + bg.astype(np.float32)
+    # texture: a gradient plus smooth blotches
+    grad = np.linspace(rng.uniform(-30, 0), rng.uniform(0, 30), w, dtype=np.float32)[None, :, None]
+    blot = cv2.GaussianBlur(rng.normal(0, 1, (h, w)).astype(np.float32), (0, 0), size / 3)[..., None]
+    base = base + grad + blot * (rng.uniform(0, 25) / max(float(np.abs(blot).max()), 1e-6))
+    img = Image.fromarray(np.clip(base, 0, 255).astype(np.uint8))
+    d = ImageDraw.Draw(img)
+    if rng.random() < 0.3:  # outline / shadow
+        off = max(1, size // 20)
+        d.text((pad + off, pad // 2 + off), text, font=f, fill=tuple(int(v) for v in 255 - fg))
+    d.text((pad, pad // 2), text, font=f, fill=tuple(int(v) for v in fg))
+    return _photo_degrade(np.asarray(img), rng)
+
+
+def _form_text(corpus: object, rng: np.random.Generator) -> str:
+    cn, en = _FORM_FIELDS[int(rng.integers(len(_FORM_FIELDS)))]
+    label = [cn, f"{cn} {en}", f"{cn}/{en}", f"{en}", f"{cn}({en})"][int(rng.integers(5))]
+    r = rng.random()
+    if r < 0.5:
+        value = corpus.number(rng)  # type: ignore[attr-defined]
+    elif r < 0.7:
+        value = f"{rng.uniform(0, 999):.{int(rng.integers(0, 3))}f}{_UNITS[int(rng.integers(len(_UNITS)))]}"
+    elif r < 0.85:
+        n = int(rng.integers(4, 12))
+        value = "".join(_PLATE_ALNUM[int(i)] for i in rng.integers(0, len(_PLATE_ALNUM), n))
+    else:
+        value = corpus.sentence(rng, int(rng.integers(2, 8)))  # type: ignore[attr-defined]
+    sep = ["：", ":", " ", "  "][int(rng.integers(4))]
+    return f"{label}{sep}{value}"
+
+
+def render_kind(kind: str, rng: np.random.Generator, corpus: object, height: int = 64,
+                held_out: bool = False) -> tuple[str, np.ndarray, str]:
+    """(text, image (height, W) uint8 as the model sees it, font name) for one line of `kind`.
+
+    corpus: an ocr.synth.Corpus. held_out=True uses only the held-out faces (uming-cn for simplified
+    text, HELD_OUT_TC_FONT for traditional) so a test set never shares a face with training.
+    """
+    from ocr.synth import HELD_OUT_FONT, font_by_name
+
+    sc = [font_by_name(HELD_OUT_FONT)] if held_out else _sc_fonts()
+    tc = tc_fonts(held_out)
+    seed = int(rng.integers(2**31))
+    for _ in range(50):
+        if kind in ("doc_sc", "doc_tc", "hand", "sign"):
+            n_max = 12 if kind == "sign" else 30
+            text = corpus.line(rng, 1, n_max)  # type: ignore[attr-defined]
+        elif kind == "form":
+            text = _form_text(corpus, rng)
+        elif kind == "plate":
+            text = _plate_text(rng)
+        else:
+            raise ValueError(f"unknown line kind {kind!r}; choose from {sorted(KIND_MIX)}")
+        trad = kind == "doc_tc" or (kind in ("form", "sign", "hand") and rng.random() < 0.4)
+        if trad:
+            text = _converter(_OPENCC[int(rng.integers(len(_OPENCC)))]).convert(text)
+        if kind == "plate":
+            return text, _to_model_view(_plate(text, rng), height), "plate"
+        if kind == "sign":
+            pool = [f for f in SIGN_FONTS if _exists(f)] if not held_out else sc + tc
+        elif kind == "hand":
+            pool = [f for f in [*_sc_fonts(), *tc_fonts()] if f.name in HAND_FONTS] if not held_out else sc
+        else:
+            pool = (tc + sc) if trad else sc
+        font = _pick(text, pool, rng)
+        if font is None:
+            continue
+        if kind == "sign":
+            img = _sign(text, font, rng)
+        elif kind == "hand":
+            img = _hand_line(text, font, rng)
+        else:
+            img = render_line(text, font, max(height, 64), seed, augment=True)
+            if rng.random() < 0.15:
+                img = _slivers(img, font, text, rng)
+        if rng.random() < 0.25:
+            img = _low_res(img, rng)
+        return text, _to_model_view(img, height), font.name
+    raise RuntimeError(f"no installed font covers 50 drawn {kind} lines (install the fonts in FACTS.md)")
+
+
+def kind_lines(n: int, seed: int, height: int = 64, mix: dict[str, float] | None = None,
+               held_out: bool = False) -> Iterator[tuple[str, np.ndarray, str]]:
+    """(text, image (height, W), kind/font) for n lines drawn from `mix` (default KIND_MIX); line i is
+    fully determined by (seed, i)."""
+    from ocr.synth import Corpus
+
+    mix = mix or KIND_MIX
+    names = sorted(mix)
+    p = np.asarray([mix[k] for k in names], dtype=np.float64)
+    if (p < 0).any() or p.sum() <= 0:
+        raise ValueError(f"kind shares must be >= 0 and not all 0: {mix}")
+    p = p / p.sum()
+    corpus = Corpus()
+    for i in range(n):
+        rng = np.random.default_rng([seed, i, 17])
+        kind = names[int(rng.choice(len(names), p=p))]
+        text, img, font = render_kind(kind, rng, corpus, height, held_out)
+        yield text, img, f"{kind}/{font}"
+
+
+def render_kind_test_set(out_dir: Path, n: int = 600, seed: int = 20261126, height: int = 64,
+                         mix: dict[str, float] | None = None) -> Path:
+    """A labelled held-out set of the kinds (held-out faces only): out_dir/KIND/XXXXX.png +
+    labels.tsv (`KIND/XXXXX.png<TAB>text`: the first folder names the kind). Returns the labels path."""
+    out_dir = Path(out_dir)
+    rows = []
+    for i, (text, img, kind) in enumerate(kind_lines(n, seed, height, mix, held_out=True)):
+        name = f"{kind.split('/')[0]}/{i:05d}.png"
+        (out_dir / name).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(img).save(out_dir / name)
+        rows.append(f"{name}\t{text}\n")
+    labels = out_dir / "labels.tsv"
+    labels.write_text("".join(rows), encoding="utf-8")
+    return labels

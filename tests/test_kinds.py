@@ -1,0 +1,53 @@
+"""Training-line kinds (ocr.training.synth.kinds): shape, polarity, labels in the charset, determinism."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ocr.charset import load_charset
+from ocr.preprocess import background_is_dark
+from ocr.synth import Corpus, available_fonts
+from ocr.training.synth.kinds import KIND_MIX, kind_lines, render_kind, render_kind_test_set
+
+pytestmark = pytest.mark.skipif(
+    not any(f.name == "noto-sans-sc" for f in available_fonts()),
+    reason="fonts-noto-cjk is not installed (make test installs it with apt)",
+)
+
+
+@pytest.mark.parametrize("kind", sorted(KIND_MIX))
+def test_each_kind_renders_a_model_view_line(kind: str) -> None:
+    corpus, cs = Corpus(), load_charset()
+    for i in range(3):
+        text, img, font = render_kind(kind, np.random.default_rng([3, i]), corpus, height=64)
+        assert text.strip() and cs.covers(text), (kind, text)
+        assert img.dtype == np.uint8 and img.ndim == 2 and img.shape[0] == 64 and img.shape[1] >= 32
+        assert not background_is_dark(img)[0], f"{kind} line {i} ({font}) is not dark-on-light"
+
+
+def test_plate_text_format() -> None:
+    corpus = Corpus()
+    text, _, font = render_kind("plate", np.random.default_rng(5), corpus)
+    assert font == "plate" and len(text) in (7, 8)
+    assert "\u4e00" <= text[0] <= "\u9fff" and text[1:].isascii() and text[1:].isalnum()
+
+
+def test_kind_lines_deterministic_and_mixed() -> None:
+    a = list(kind_lines(12, seed=4, height=32))
+    b = list(kind_lines(12, seed=4, height=32))
+    assert [t for t, _, _ in a] == [t for t, _, _ in b]
+    assert all(np.array_equal(x, y) for (_, x, _), (_, y, _) in zip(a, b, strict=True))
+    assert len({k.split("/")[0] for _, _, k in a}) >= 3
+    with pytest.raises(ValueError, match="unknown line kind"):
+        render_kind("poster", np.random.default_rng(0), Corpus())
+
+
+def test_kind_test_set_names_the_kind_in_the_first_folder(tmp_path: Path) -> None:
+    labels = render_kind_test_set(tmp_path / "k", n=6, mix={"plate": 1.0, "form": 1.0})
+    rows = [line.split("\t") for line in labels.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == 6 and all(len(r) == 2 for r in rows)
+    assert {r[0].split("/")[0] for r in rows} <= {"plate", "form"}
+    assert all((labels.parent / r[0]).exists() for r in rows)
