@@ -13,6 +13,7 @@ api: install
 	$(BIN)/python -m ocr serve --host 127.0.0.1 --port 8000
 
 test: install-dev
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
 install: system $(VENV)/.installed
@@ -39,7 +40,7 @@ lint: install-dev
 	$(BIN)/ruff check .
 
 bench: install
-	$(BIN)/python -m ocr bench sample_images/labels.tsv --engine ppocr-v4,ppocr-v6,ddddocr,tesseract --decoder greedy,beam
+	$(BIN)/python -m ocr bench sample_images/labels.tsv --engine all --decoder greedy,beam
 
 clean:
 	rm -rf $(VENV) test-artifacts .pytest_cache .ruff_cache

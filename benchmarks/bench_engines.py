@@ -1,14 +1,16 @@
 """Engine speed and accuracy: ms/line for one line, lines/s batched, greedy CER on the real samples.
 
-Usage: python benchmarks/bench_engines.py [--engines ppocr-v4,ddddocr] [--repeats 5] [--batch 16]
-Timings are medians over repeats of model time only (preprocessing excluded); a busy shared machine
-inflates them. Batched lines all have the same rendered width, so they share one model run.
+Usage: python benchmarks/bench_engines.py [--engines ppocr-v4,ddddocr] [--repeats 5] [--batch 16] [--real DIR]
+Timings are medians over repeats of model time only (pipeline.run_model; preprocessing excluded); a busy
+shared machine inflates them. Batched lines all have the same rendered width, so they share one model
+run (a text-only engine reads them one after another). CER: greedy, through pipeline.recognize_batch.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import os
 import statistics
 import time
 from pathlib import Path
@@ -16,14 +18,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from ocr.engines.registry import available, load_engine
+from ocr.engines.registry import available, engine_names, load_engine
 from ocr.imageio import load_image
 from ocr.metrics import cer
-from ocr.preprocess import preprocess
+from ocr.pipeline import prepare, recognize_batch, run_model
 
 FONT = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
 TEXT = "机器学习模型的训练需要大量数据"  # 15 characters
-REAL = Path("/work/shared/real_samples/cnocr_multiline")
+ROOT = Path(__file__).resolve().parents[1]
+REAL = Path(os.environ.get("OCR_REAL_SAMPLES", ROOT.parent / "shared" / "real_samples")) / "cnocr_multiline"
 
 
 def render(text: str, size: int = 32) -> np.ndarray:
@@ -33,11 +36,6 @@ def render(text: str, size: int = 32) -> np.ndarray:
     im = Image.new("RGB", (right - left + 16, bottom - top + 16), "white")
     ImageDraw.Draw(im).text((8 - left, 8 - top), text, font=font, fill="black")
     return np.asarray(im)
-
-
-def greedy(lp: np.ndarray, charset: tuple[str, ...]) -> str:
-    best = lp.argmax(1)
-    return "".join(charset[k] for i, k in enumerate(best) if k and (i == 0 or best[i - 1] != k))
 
 
 def _median_s(fn, repeats: int) -> float:
@@ -50,22 +48,14 @@ def _median_s(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
-def bench(name: str, repeats: int, batch: int) -> dict[str, object]:
+def bench(name: str, repeats: int, batch: int, real_dir: Path) -> dict[str, object]:
     engine = load_engine(name)
-    line = preprocess(render(TEXT), engine.input_spec)
-    real = []
-    with open(REAL / "labels.tsv", encoding="utf-8") as f:
-        for row in csv.reader(f, delimiter="\t"):
-            real.append((preprocess(load_image(REAL / row[0]), engine.input_spec), row[1]))
-    if engine.has_ctc:
-        one = _median_s(lambda: engine.logprobs_batch([line.tensor]), repeats)
-        many = _median_s(lambda: engine.logprobs_batch([line.tensor] * batch), repeats)
-        lps = engine.logprobs_batch([p.tensor for p, _ in real])
-        hyps = [greedy(lp, engine.charset) for lp in lps]
-    else:
-        one = _median_s(lambda: engine.read_text(line.model_image), repeats)
-        many = one * batch
-        hyps = [engine.read_text(p.model_image) for p, _ in real]
+    line = prepare(render(TEXT), engine)
+    one = _median_s(lambda: run_model(engine, [line]), repeats)
+    many = _median_s(lambda: run_model(engine, [line] * batch), repeats)
+    with open(real_dir / "labels.tsv", encoding="utf-8") as f:
+        real = [(load_image(real_dir / row[0]), row[1]) for row in csv.reader(f, delimiter="\t")]
+    hyps = [r.text for r in recognize_batch([img for img, _ in real], engine)]  # greedy
     errors = sum(cer(ref, hyp) * len(ref) for (_, ref), hyp in zip(real, hyps, strict=True))
     return {
         "engine": name,
@@ -79,7 +69,9 @@ def bench(name: str, repeats: int, batch: int) -> dict[str, object]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--engines", default="ppocr-v4,ppocr-v6,ddddocr,tesseract")
+    parser.add_argument("--engines", default=",".join(engine_names()), help="comma-separated (default: all)")
+    parser.add_argument("--real", type=Path, default=REAL,
+                        help="a labelled real-line folder (default: $OCR_REAL_SAMPLES/cnocr_multiline)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--batch", type=int, default=16)
     args = parser.parse_args()
@@ -89,7 +81,7 @@ def main() -> None:
         if not ok:
             print(f"{name:10s} unavailable: {why}")
             continue
-        r = bench(name, args.repeats, args.batch)
+        r = bench(name, args.repeats, args.batch, args.real)
         print(f"{name:10s} {r['ms_per_line']:8.1f} {r['batched_lines_per_s']:16.1f} {r['real_cer']:9.4f} "
               f"{r['real_lines_exact']:>3}/{r['real_lines']}", flush=True)
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -35,7 +36,7 @@ from ocr.metrics import score_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 
-REAL = Path("/work/shared/real_samples/cnocr_multiline")
+REAL = Path(os.environ.get("OCR_REAL_SAMPLES", ROOT.parent / "shared" / "real_samples")) / "cnocr_multiline"
 
 
 def match(gt: list[np.ndarray], boxes: list[TextBox], thr: float = 0.5) -> int:

@@ -14,6 +14,9 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
+from ocr.decoding import DECODERS, DecoderConfig
+from ocr.engines.registry import engine_names
+
 __all__ = ["main"]
 
 
@@ -45,17 +48,9 @@ def _preprocess_config(args: argparse.Namespace):  # -> PreprocessConfig
     return PreprocessConfig(denoise=args.denoise, equalize=args.equalize, binarize=args.otsu)
 
 
-def _decoder_config(method: str, args: argparse.Namespace):  # -> DecoderConfig
-    from ocr.decoding import DecoderConfig
-
-    base = DecoderConfig()
-    return DecoderConfig(
-        method=method,  # type: ignore[arg-type]
-        beam_width=args.beam_width,
-        nbest=args.nbest,
-        lm_weight=base.lm_weight if args.lm_weight is None else args.lm_weight,
-        length_bonus=base.length_bonus if args.length_bonus is None else args.length_bonus,
-    )
+def _decoder_config(method: str, args: argparse.Namespace, lm: bool = False) -> DecoderConfig:
+    return DecoderConfig.from_options(method, lm=lm, beam_width=args.beam_width, nbest=args.nbest,
+                                      lm_weight=args.lm_weight, length_bonus=args.length_bonus)
 
 
 def _add_decoder_opts(p: argparse.ArgumentParser) -> None:
@@ -89,13 +84,10 @@ def _cmd_recognize(args: argparse.Namespace) -> int:
     from ocr.imageio import load_image
     from ocr.pipeline import recognize
 
-    method = "beam_lm" if args.lm else args.decoder
-    if args.lm and args.decoder == "greedy":
-        method = "beam_lm"
     engine = load_engine(args.engine or default_engine())
     image = load_image(Path(args.image))
     t0 = time.perf_counter()
-    rec = recognize(image, engine, _decoder_config(method, args), _preprocess_config(args))
+    rec = recognize(image, engine, _decoder_config(args.decoder, args, lm=args.lm), _preprocess_config(args))
     wall = (time.perf_counter() - t0) * 1000
     chars = rec.best.chars(rec.charset) if rec.best is not None else []
     if args.json:
@@ -119,11 +111,14 @@ def _cmd_recognize(args: argparse.Namespace) -> int:
 def _cmd_bench(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from ocr.engines.registry import default_engine
+    from ocr.engines.registry import available, default_engine
     from ocr.evaluation.bench import run_bench
     from ocr.evaluation.datasets import open_labelled_set
 
-    engines = _split(args.engine) if args.engine else [default_engine()]
+    if args.engine == "all":
+        engines = [name for name in engine_names() if available(name)[0]]
+    else:
+        engines = _split(args.engine) if args.engine else [default_engine()]
     decoders = _split(args.decoder)
     with open_labelled_set(Path(args.labels)) as lset:
         bar = tqdm(total=1, file=sys.stderr, unit="line", disable=args.quiet, dynamic_ncols=True)
@@ -171,8 +166,9 @@ def _build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("recognize", help="recognize one text-line image")
     p.add_argument("image")
-    p.add_argument("--engine", help="engine name (see `engines`); default: the best available")
-    p.add_argument("--decoder", choices=["greedy", "beam", "beam_lm"], default="greedy")
+    p.add_argument("--engine", help=f"{', '.join(engine_names())} (see `engines`); "
+                                    "default: the best available")
+    p.add_argument("--decoder", choices=DECODERS, default="greedy")
     p.add_argument("--lm", action="store_true", help="beam search with the character n-gram LM")
     _add_decoder_opts(p)
     _add_preprocess(p)
@@ -181,8 +177,9 @@ def _build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="accuracy and latency on a labelled set (labels file, folder or .zip)")
     p.add_argument("labels")
-    p.add_argument("--engine", help="comma-separated engine names")
-    p.add_argument("--decoder", default="greedy", help="comma-separated: greedy,beam,beam_lm")
+    p.add_argument("--engine", help=f"comma-separated engine names ({','.join(engine_names())}), "
+                                    "or all (every engine available here)")
+    p.add_argument("--decoder", default="greedy", help=f"comma-separated: {','.join(DECODERS)}")
     p.add_argument("--batch-size", type=int, default=1, help="also measure batched throughput")
     p.add_argument("--samples-out", help="write per-sample results (JSON) to this file")
     p.add_argument("--errors-out", metavar="FILE.zip",

@@ -1,18 +1,45 @@
-"""image -> preprocess -> engine -> decoder, timed. The one path the CLI, app and benchmark use."""
+"""image -> preprocess -> engine -> decoder, timed: the one place the steps are composed.
+
+The CLI, the app's pages and inspector, the API, the benchmark, whole-page reading and training's
+evaluation all go through these functions:
+
+- prepare(image, engine, config) -> Preprocessed          the engine's input (its InputSpec honoured)
+- run_model(engine, pres) -> [ModelOutput]                 (T, C) log-probabilities, or a text-only
+                                                           engine's own text (yields_matrix decides)
+- decode_output(output, charset, decoder) -> [Decoded]     N-best, best first ([] for text output)
+- recognize / recognize_batch / recognize_each_decoder     the three composed, timed -> Recognition
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ocr.decoding import DecoderConfig, decode, load_default_lm
+from ocr.decoding import CharNgramLM, DecoderConfig, decode, load_default_lm
 from ocr.engines.base import Engine
 from ocr.preprocess import PreprocessConfig, Preprocessed, preprocess
 from ocr.types import Decoded
 
-__all__ = ["Recognition", "recognize", "recognize_batch", "recognize_each_decoder"]
+__all__ = [
+    "TEXT_DECODER",
+    "ModelOutput",
+    "Recognition",
+    "decode_output",
+    "decoder_name",
+    "decoders_for",
+    "prepare",
+    "recognize",
+    "recognize_batch",
+    "recognize_each_decoder",
+    "recognize_lines",
+    "run_model",
+    "yields_matrix",
+]
+
+TEXT_DECODER = "text"  # the decoder name reported for a text-only engine (no CTC matrix to decode)
 
 
 @dataclass(frozen=True)
@@ -36,24 +63,81 @@ class Recognition:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def _decode_all(
-    engine: Engine, matrices: list[np.ndarray], decoder: DecoderConfig
-) -> tuple[list[list[Decoded]], float]:
-    lm = load_default_lm() if decoder.method == "beam_lm" else None
-    t0 = time.perf_counter()
-    results = [decode(m, engine.charset, decoder, lm=lm) for m in matrices]
-    return results, (time.perf_counter() - t0) * 1000
+@dataclass(frozen=True)
+class ModelOutput:
+    """What the engine gave for one line: a (T, C) float32 log-probability matrix (CTC engines, text None)
+    or its own text (text-only engines, logprobs None)."""
+
+    logprobs: np.ndarray | None
+    text: str | None = None
+
+
+def yields_matrix(engine: Engine) -> bool:
+    """Whether the engine's output is a CTC matrix to decode (else its own text): the one has_ctc
+    decision, which run_model and decoders_for follow."""
+    return engine.has_ctc
+
+
+def decoders_for(engine: Engine, decoders: Sequence[DecoderConfig]) -> list[DecoderConfig | None]:
+    """The decoder passes an engine's output takes: every decoder for a CTC engine; one pass with no
+    decoder (None, reported as "text") for a text-only engine."""
+    return list(decoders) if yields_matrix(engine) else [None]
+
+
+def decoder_name(engine: Engine, decoder: DecoderConfig) -> str:
+    """The decoder name a result reports: decoder.method, or "text" for a text-only engine."""
+    chosen = decoders_for(engine, [decoder])[0]
+    return chosen.method if chosen is not None else TEXT_DECODER
+
+
+def prepare(image: np.ndarray, engine: Engine, config: PreprocessConfig | None = None) -> Preprocessed:
+    """Preprocess a line image (H, W, 3) uint8 RGB for `engine` (its InputSpec: height, channels, pad)."""
+    return preprocess(image, engine.input_spec, config or PreprocessConfig())
+
+
+def run_model(engine: Engine, pres: Sequence[Preprocessed]) -> list[ModelOutput]:
+    """One batched engine call over preprocessed lines: a ModelOutput per line, in order."""
+    if yields_matrix(engine):
+        return [ModelOutput(m) for m in engine.logprobs_batch([p.tensor for p in pres])]
+    return [ModelOutput(None, engine.read_text(p.model_image)) for p in pres]
+
+
+def decode_output(
+    output: ModelOutput, charset: Sequence[str], decoder: DecoderConfig, lm: CharNgramLM | None = None
+) -> list[Decoded]:
+    """N-best decodings of one line's output, best first; [] for a text-only output.
+
+    beam_lm uses `lm`, or the default LM (loaded once per process) when none is given.
+    """
+    if output.logprobs is None:
+        return []
+    if decoder.method == "beam_lm" and lm is None:
+        lm = load_default_lm()
+    return decode(output.logprobs, charset, decoder, lm=lm)
 
 
 def _recognition(
-    engine: Engine, pre: Preprocessed, method: str, nbest: tuple[Decoded, ...], text: str,
-    matrix: np.ndarray | None, timings: dict[str, float],
+    engine: Engine, pre: Preprocessed, decoder: DecoderConfig | None, output: ModelOutput,
+    nbest: list[Decoded], timings: dict[str, float],
 ) -> Recognition:
+    text = nbest[0].text if nbest else (output.text or "")
     return Recognition(
-        text=nbest[0].text if nbest else text, engine=engine.name, decoder=method,
-        best=nbest[0] if nbest else None, nbest=nbest, logprobs=matrix, charset=engine.charset, pre=pre,
-        elapsed_ms=sum(timings.values()), timings=dict(timings),
+        text=text, engine=engine.name, decoder=decoder.method if decoder is not None else TEXT_DECODER,
+        best=nbest[0] if nbest else None, nbest=tuple(nbest), logprobs=output.logprobs,
+        charset=engine.charset, pre=pre, elapsed_ms=sum(timings.values()), timings=dict(timings),
     )
+
+
+def _decode_timed(
+    engine: Engine, outputs: list[ModelOutput], decoder: DecoderConfig | None
+) -> tuple[list[list[Decoded]], float]:
+    """Decode every output with one decoder (None: text-only, nothing to decode); (results, ms)."""
+    if decoder is None:
+        return [[] for _ in outputs], 0.0
+    lm = load_default_lm() if decoder.method == "beam_lm" else None
+    t0 = time.perf_counter()
+    results = [decode_output(o, engine.charset, decoder, lm) for o in outputs]
+    return results, (time.perf_counter() - t0) * 1000
 
 
 def recognize_batch(
@@ -66,33 +150,60 @@ def recognize_batch(
 
     Elapsed time per line is the batch's total divided by its size.
     """
-    decoder = decoder or DecoderConfig()
-    config = preprocess_config or PreprocessConfig()
     if not images:
         return []
+    dec = decoders_for(engine, [decoder or DecoderConfig()])[0]
     t0 = time.perf_counter()
-    pres = [preprocess(img, engine.input_spec, config) for img in images]
+    pres = [prepare(img, engine, preprocess_config) for img in images]
     t1 = time.perf_counter()
-    if engine.has_ctc:
-        matrices = engine.logprobs_batch([p.tensor for p in pres])
-        t2 = time.perf_counter()
-        decoded, decode_ms = _decode_all(engine, matrices, decoder)
-        texts = [""] * len(pres)  # CTC engines take their text from the best decoding
-    else:
-        texts = [engine.read_text(p.model_image) for p in pres]
-        t2 = time.perf_counter()
-        matrices, decoded, decode_ms = [None] * len(pres), [[] for _ in pres], 0.0
+    outputs = run_model(engine, pres)
+    t2 = time.perf_counter()
+    decoded, decode_ms = _decode_timed(engine, outputs, dec)
     n = len(images)
-    timings = {
-        "preprocess": (t1 - t0) * 1000 / n,
-        "model": (t2 - t1) * 1000 / n,
-        "decode": decode_ms / n,
-    }
-    method = decoder.method if engine.has_ctc else "text"
-    return [
-        _recognition(engine, pre, method, tuple(decoded[i]), texts[i], matrices[i], timings)
-        for i, pre in enumerate(pres)
-    ]
+    timings = {"preprocess": (t1 - t0) * 1000 / n, "model": (t2 - t1) * 1000 / n, "decode": decode_ms / n}
+    return [_recognition(engine, pre, dec, outputs[i], decoded[i], timings) for i, pre in enumerate(pres)]
+
+
+def recognize_lines(
+    images: Sequence[np.ndarray],
+    engine: Engine,
+    decoder: DecoderConfig | None = None,
+    preprocess_config: PreprocessConfig | None = None,
+    batch_size: int = 16,
+) -> list[Recognition]:
+    """Recognize many line images (each (H, W, 3) uint8 RGB) in width buckets, results in input order.
+
+    Only lines whose model input has the same shape share a model call (at most batch_size a call), so
+    no line is padded beyond what it gets alone and each result equals recognize() on that line:
+    padding changes PP-OCR's outputs (its SVTR blocks attend over the whole width) and our CRNNs'
+    (their convolutions see it). elapsed_ms per line: its own preprocessing plus its call's model and
+    decode time divided among the call's lines.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, not {batch_size}")
+    dec = decoders_for(engine, [decoder or DecoderConfig()])[0]
+    pres: list[Preprocessed] = []
+    pre_ms: list[float] = []
+    for img in images:
+        t0 = time.perf_counter()
+        pres.append(prepare(img, engine, preprocess_config))
+        pre_ms.append((time.perf_counter() - t0) * 1000)
+    buckets: dict[tuple[int, ...], list[int]] = {}
+    for i, pre in enumerate(pres):
+        buckets.setdefault(tuple(pre.model_image.shape), []).append(i)
+    out: list[Recognition | None] = [None] * len(pres)
+    for _, members in sorted(buckets.items()):
+        for start in range(0, len(members), batch_size):
+            group = members[start:start + batch_size]
+            t1 = time.perf_counter()
+            outputs = run_model(engine, [pres[i] for i in group])
+            model_ms = (time.perf_counter() - t1) * 1000
+            decoded, decode_ms = _decode_timed(engine, outputs, dec)
+            k = len(group)
+            for j, i in enumerate(group):
+                timings = {"preprocess": pre_ms[i], "model": model_ms / k, "decode": decode_ms / k}
+                out[i] = _recognition(engine, pres[i], dec, outputs[j], decoded[j], timings)
+    return [r for r in out if r is not None]
 
 
 def recognize(
@@ -111,22 +222,21 @@ def recognize_each_decoder(
     decoders: list[DecoderConfig],
     preprocess_config: PreprocessConfig | None = None,
 ) -> list[Recognition]:
-    """One line through preprocess + model once, then each decoder on the same matrix.
+    """One line through preprocess + model once, then each decoder on the same output.
 
     Each Recognition's elapsed_ms = the shared preprocess + model time + its own decode time, i.e. what
     a single call with that decoder costs. A text-only engine gives one Recognition (decoder "text").
     """
-    if not engine.has_ctc or not decoders:
-        return [recognize(image, engine, decoders[0] if decoders else None, preprocess_config)]
-    config = preprocess_config or PreprocessConfig()
+    if not decoders:
+        return [recognize(image, engine, None, preprocess_config)]
     t0 = time.perf_counter()
-    pre = preprocess(image, engine.input_spec, config)
+    pre = prepare(image, engine, preprocess_config)
     t1 = time.perf_counter()
-    matrix = engine.logprobs_batch([pre.tensor])[0]
+    output = run_model(engine, [pre])[0]
     t2 = time.perf_counter()
     out = []
-    for dec in decoders:
-        decoded, decode_ms = _decode_all(engine, [matrix], dec)
+    for dec in decoders_for(engine, decoders):
+        decoded, decode_ms = _decode_timed(engine, [output], dec)
         timings = {"preprocess": (t1 - t0) * 1000, "model": (t2 - t1) * 1000, "decode": decode_ms}
-        out.append(_recognition(engine, pre, dec.method, tuple(decoded[0]), "", matrix, timings))
+        out.append(_recognition(engine, pre, dec, output, decoded[0], timings))
     return out

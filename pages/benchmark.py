@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from ocr.decoding import DECODER_TITLES, DECODERS
 from ocr.engines.registry import ENGINES
 from ocr.errors import OCRError
 from ui.benchset import (
@@ -24,7 +25,7 @@ from ui.figures import accuracy_latency_figure, cer_by_length_figure, latency_fi
 from ui.inputs import IMAGE_TYPES, SAMPLE_LABELS
 from ui.render import diff_html, thumbnail_uri
 from ui.resources import engine_status
-from ui.sidebar import DECODER_LABELS, current_settings, ensure_navigation
+from ui.sidebar import current_settings, ensure_navigation
 
 PREFIX = "bench"
 RUN_KEY = f"{PREFIX}_run"
@@ -78,8 +79,8 @@ def _choose() -> tuple[list[str], list[str]]:
     if unusable:
         why = "; ".join(f"{ENGINES[n].title} ({status[n][1]})" for n in unusable)
         left.caption(f"Unavailable here: {why}")
-    decoders = right.multiselect("Decoders (CTC engines)", list(DECODER_LABELS), key=f"{PREFIX}_decoders",
-                                 format_func=DECODER_LABELS.__getitem__)
+    decoders = right.multiselect("Decoders (CTC engines)", DECODERS, key=f"{PREFIX}_decoders",
+                                 format_func=DECODER_TITLES.__getitem__)
     right.caption(f"Beam width {settings.beam_width}, LM weight {settings.lm_weight:g}, length bonus "
                   f"{settings.length_bonus:g} from the sidebar. "
                   "Text-only engines run once, whatever the decoders.")

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from ocr.decoding import DECODER_TITLES, DECODERS
 from ocr.engines.registry import ENGINES
 from ocr.errors import OCRError
 from ocr.metrics import diff_ops
@@ -19,7 +20,7 @@ from ocr.types import Decoded
 from ui.figures import char_label, ctc_figure
 from ui.inputs import STAGE_TITLES, image_picker, preprocess_config_from_state, stage_controls
 from ui.resources import cached_decode, cached_matrix, get_engine
-from ui.sidebar import DECODER_LABELS, current_settings, ensure_navigation
+from ui.sidebar import current_settings, ensure_navigation
 
 PREFIX = "insp"
 HANDOVER_KEY = "inspector_image"  # a line crop another page (Document) hands over: (H, W[, 3]) uint8
@@ -40,7 +41,7 @@ def _decoder_column(method: str, nbest: list[Decoded], ms: float, greedy_text: s
     text = best.text if best is not None else ""
     same = text == greedy_text
     badge = "" if method == "greedy" else (" · agrees with greedy" if same else " · **differs from greedy**")
-    st.markdown(f"**{DECODER_LABELS[method]}**{badge}")
+    st.markdown(f"**{DECODER_TITLES[method]}**{badge}")
     st.html(f'<div class="insp-best insp-{method}" style="font-size:24px;line-height:1.6">'
             f'{_marked(greedy_text, text) or "&nbsp;"}</div>')
     st.caption(f"decode {ms:.1f} ms · score {best.score:.3f}" if best is not None else "no output")
@@ -106,7 +107,7 @@ def main() -> None:
 
     decoded: dict[str, tuple[list[Decoded], float]] = {}
     errors: dict[str, str] = {}
-    for method in DECODER_LABELS:
+    for method in DECODERS:
         try:
             decoded[method] = cached_decode(picked.key, picked.image, settings.engine, config,
                                             settings.decoder_config(method))
@@ -124,20 +125,20 @@ def main() -> None:
 
     st.subheader("Decoders side by side")
     greedy_text = decoded["greedy"][0][0].text if decoded.get("greedy") and decoded["greedy"][0] else ""
-    cols = st.columns(len(DECODER_LABELS))
-    for col, method in zip(cols, DECODER_LABELS, strict=True):
+    cols = st.columns(len(DECODERS))
+    for col, method in zip(cols, DECODERS, strict=True):
         with col:
             if method in decoded:
                 nbest, ms = decoded[method]
                 _decoder_column(method, nbest, ms, greedy_text)
             else:
-                st.markdown(f"**{DECODER_LABELS[method]}**")
-                st.error(f"{DECODER_LABELS[method]} failed: {errors[method]}")
+                st.markdown(f"**{DECODER_TITLES[method]}**")
+                st.error(f"{DECODER_TITLES[method]} failed: {errors[method]}")
     st.caption(f"Beam width {settings.beam_width}, LM weight {settings.lm_weight:g}, length bonus "
                f"{settings.length_bonus:g} (sidebar). "
                "Highlighted characters differ from the greedy output.")
 
-    st.subheader(f"Per character ({DECODER_LABELS.get(settings.decoder, settings.decoder)})")
+    st.subheader(f"Per character ({DECODER_TITLES.get(settings.decoder, settings.decoder)})")
     if best is None or not best.labels:
         st.info("Nothing decoded.")
         return

@@ -434,9 +434,13 @@ def test_stage_upload_passes_a_zip_through_and_refuses_path_tricks() -> None:
 
     with stage_upload([("set.zip", b"PK\x03\x04abc")]) as source:
         assert source == b"PK\x03\x04abc"
-    files = [("labels.tsv", b"../../etc/a.png\tx\n"), ("a.png", png("x"))]
+    rows = ("../../etc/a.png", "../escaped/a.png")  # would land in /etc and beside the staging folder
+    files = [("labels.tsv", "".join(f"{r}\tx\n" for r in rows).encode()), ("a.png", png("x"))]
     with stage_upload(files) as source:
-        assert not (source.parent.parent / "etc").exists()
+        root = source.parent
+        for row in rows:
+            assert not (root / row).resolve().exists(), row
+        assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*")) == ["a.png", "labels.tsv"]
     with pytest.raises(DatasetError), stage_upload([]):
         pass
 

@@ -39,10 +39,8 @@ def _folder(tmp_path: Path, labels: bytes, images: tuple[str, ...] = ("a.png", "
     return tmp_path / "labels.tsv"
 
 
-def test_real_samples_open() -> None:
-    root = Path(__file__).resolve().parents[2] / "shared" / "real_samples" / "cnocr_multiline"
-    if not root.exists():
-        pytest.skip("../shared/real_samples is not beside this checkout")
+def test_real_samples_open(real_samples: Path) -> None:
+    root = real_samples / "cnocr_multiline"
     with open_labelled_set(root / "labels.tsv") as s:
         assert len(s.runnable) == 12 and s.problems == [] and s.encoding == "utf-8"
 

@@ -86,6 +86,18 @@ def test_bad_input_raises_clearly() -> None:
         DecoderConfig(method="viterbi")  # type: ignore[arg-type]
 
 
+def test_options_become_one_config() -> None:
+    base = DecoderConfig()
+    assert DecoderConfig.from_options("beam") == DecoderConfig(method="beam")
+    assert DecoderConfig.from_options("greedy", lm=True).method == "beam_lm"  # --lm / lm=true wins
+    cfg = DecoderConfig.from_options("beam_lm", beam_width=4, nbest=2, lm_weight=None, length_bonus=0.5)
+    assert (cfg.beam_width, cfg.nbest, cfg.lm_weight, cfg.length_bonus) == (4, 2, base.lm_weight, 0.5)
+    with pytest.raises(ValueError, match="unknown decoder"):
+        DecoderConfig.from_options("viterbi")
+    with pytest.raises(ValueError):
+        DecoderConfig.from_options("beam", beam_width=0)
+
+
 @pytest.mark.parametrize("seed", range(12))
 def test_beam_matches_brute_force(seed: int) -> None:
     rng = np.random.default_rng(seed)

@@ -1,4 +1,6 @@
-"""Engines on rendered and real lines: greedy reading, normalised log-probs, batching, threads."""
+"""The ONNX and Tesseract engines in detail: charsets, batching, threads, real lines, runtime settings.
+
+The contract every registered engine keeps is in test_engine_contract.py."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ocr.decoding import greedy_decode
 from ocr.engines import ddddocr, ppocr, tesseract
 from ocr.engines.tesseract import join_cjk
 from ocr.imageio import load_image
@@ -17,7 +20,6 @@ from ocr.preprocess import preprocess
 from tests.render import render
 
 CTC = {"ppocr-v4": ppocr, "ppocr-v6": ppocr, "ddddocr": ddddocr}
-REAL = Path("/work/shared/real_samples/cnocr_multiline")
 LINES = ["识别中文文本行的测试", "今天天气很好，我们去公园散步", "中华人民共和国成立于1949年", "价格128元"]
 
 
@@ -39,8 +41,7 @@ def _cached(name: str, module):
 
 
 def greedy(lp: np.ndarray, charset: tuple[str, ...]) -> str:
-    best = lp.argmax(1)
-    return "".join(charset[k] for i, k in enumerate(best) if k and (i == 0 or best[i - 1] != k))
+    return greedy_decode(lp, charset).text
 
 
 @pytest.mark.parametrize("name", list(CTC))
@@ -89,16 +90,15 @@ def test_threads_equal_serial(name: str) -> None:
         assert np.allclose(p, serial[i % 4], atol=1e-4)
 
 
-def _real() -> list[tuple[np.ndarray, str]]:
-    if not (REAL / "labels.tsv").exists():
-        pytest.skip("real samples not present")
-    with open(REAL / "labels.tsv", encoding="utf-8") as f:
-        return [(load_image(REAL / row[0]), row[1]) for row in csv.reader(f, delimiter="\t")]
+def _real(root: Path) -> list[tuple[np.ndarray, str]]:
+    folder = root / "cnocr_multiline"
+    with open(folder / "labels.tsv", encoding="utf-8") as f:
+        return [(load_image(folder / row[0]), row[1]) for row in csv.reader(f, delimiter="\t")]
 
 
-def test_ppocr_v4_real_samples_cer() -> None:
+def test_ppocr_v4_real_samples_cer(real_samples: Path) -> None:
     engine = _engine("ppocr-v4")
-    data = _real()
+    data = _real(real_samples)
     lps = engine.logprobs_batch([preprocess(img, engine.input_spec).tensor for img, _ in data])
     hyps = [greedy(lp, engine.charset) for lp in lps]
     errors = sum(cer(ref, hyp) * len(ref) for (_, ref), hyp in zip(data, hyps, strict=True))

@@ -16,8 +16,6 @@ from ocr.documents.page import VERTICAL_TURN, add_page_command, aspect_batches, 
 from ocr.documents.synth_pages import render_page, stack_lines
 from ocr.metrics import cer
 
-REAL = Path("/work/shared/real_samples/cnocr_multiline")
-
 
 def rect(x0: float, y0: float, x1: float, y1: float) -> TextBox:
     return TextBox(np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float32), 1.0)
@@ -128,14 +126,13 @@ def test_result_contract(engine) -> None:
     json.dumps(d, ensure_ascii=False)
 
 
-def test_real_lines_stacked_into_a_page(engine) -> None:
-    labels = REAL / "labels.tsv"
-    if not labels.exists():
-        pytest.skip(f"{labels} is not here")
+def test_real_lines_stacked_into_a_page(engine, real_samples: Path) -> None:
+    folder = real_samples / "cnocr_multiline"
     from ocr.imageio import load_image
 
-    rows = [ln.split("\t", 1) for ln in labels.read_text(encoding="utf-8").splitlines() if "\t" in ln]
-    page, _ = stack_lines([load_image(REAL / p) for p, _ in rows])
+    rows = [ln.split("\t", 1) for ln in (folder / "labels.tsv").read_text(encoding="utf-8").splitlines()
+            if "\t" in ln]
+    page, _ = stack_lines([load_image(folder / p) for p, _ in rows])
     truth = "\n".join(t for _, t in rows)
     result = read_page(page, engine, "classical")
     assert len(result.lines) >= len(rows)

@@ -15,6 +15,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
+from ocr.decoding import DECODERS
 from ocr.documents.detectors import DETECTORS, Detector, load_detector
 from ocr.documents.synth_pages import SynthPage, render_page
 from ui.render import png_data_uri
@@ -66,7 +67,7 @@ def document_settings() -> DocSettings:
 
     engine = str(_state("engine", None) or default_engine_name() or "ppocr-v4")
     decoder = str(_state("decoder", "greedy"))
-    if decoder not in ("greedy", "beam", "beam_lm"):
+    if decoder not in DECODERS:
         decoder = "greedy"
     try:
         beam = int(_state("beam_width", 10))  # type: ignore[call-overload]
@@ -95,7 +96,7 @@ def _read(image_key: str, _image: np.ndarray, detector: str, engine: str, decode
     from ocr.documents.page import read_page
     from ui.resources import get_engine
 
-    config = DecoderConfig(method=decoder, beam_width=beam_width, lm_weight=lm_weight)  # type: ignore[arg-type]
+    config = DecoderConfig.from_options(decoder, beam_width=beam_width, lm_weight=lm_weight)
     return read_page(_image, get_engine(engine), get_detector(detector), config)
 
 

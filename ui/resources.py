@@ -19,7 +19,7 @@ from ocr.engines.registry import ENGINES, available, default_engine, load_engine
 from ocr.errors import EngineUnavailable
 
 if TYPE_CHECKING:
-    from ocr.decoding import DecoderConfig
+    from ocr.decoding import CharNgramLM, DecoderConfig
     from ocr.engines.base import Engine
     from ocr.preprocess import PreprocessConfig, Preprocessed
     from ocr.types import Decoded
@@ -64,7 +64,7 @@ def get_engine(name: str) -> Engine:
 
 
 @st.cache_resource(show_spinner="Loading the language model…")
-def get_lm() -> object:
+def get_lm() -> CharNgramLM:
     """The default character language model for beam+LM decoding, loaded once per process."""
     from ocr.decoding import load_default_lm
 
@@ -97,19 +97,17 @@ def _config_key(config: PreprocessConfig) -> tuple[tuple[str, object], ...]:
 @st.cache_data(max_entries=16, show_spinner="Running the model…")
 def _matrix(image_key: str, _image: np.ndarray, engine_name: str,
             config_key: tuple[tuple[str, object], ...]) -> MatrixResult:
-    from ocr.preprocess import PreprocessConfig, preprocess
+    from ocr.pipeline import prepare, run_model
+    from ocr.preprocess import PreprocessConfig
 
     engine = get_engine(engine_name)
     config = PreprocessConfig(**dict(config_key))
     t0 = time.perf_counter()
-    pre = preprocess(_image, engine.input_spec, config)
+    pre = prepare(_image, engine, config)
     t1 = time.perf_counter()
-    if engine.has_ctc:
-        logprobs, text = engine.logprobs_batch([pre.tensor])[0], None
-    else:
-        logprobs, text = None, engine.read_text(pre.model_image)
+    output = run_model(engine, [pre])[0]
     t2 = time.perf_counter()
-    return MatrixResult(pre, logprobs, text, (t1 - t0) * 1000, (t2 - t1) * 1000)
+    return MatrixResult(pre, output.logprobs, output.text, (t1 - t0) * 1000, (t2 - t1) * 1000)
 
 
 def cached_matrix(image_key: str, image: np.ndarray, engine_name: str,
@@ -125,7 +123,8 @@ def cached_matrix(image_key: str, image: np.ndarray, engine_name: str,
 def _decode(image_key: str, _image: np.ndarray, engine_name: str,
             config_key: tuple[tuple[str, object], ...],
             decoder_key: tuple[tuple[str, object], ...]) -> tuple[list[Decoded], float]:
-    from ocr.decoding import DecoderConfig, decode
+    from ocr.decoding import DecoderConfig
+    from ocr.pipeline import ModelOutput, decode_output
     from ocr.preprocess import PreprocessConfig
 
     engine = get_engine(engine_name)
@@ -133,7 +132,7 @@ def _decode(image_key: str, _image: np.ndarray, engine_name: str,
     config = DecoderConfig(**dict(decoder_key))
     lm = get_lm() if config.method == "beam_lm" else None
     t0 = time.perf_counter()
-    out = decode(result.logprobs, engine.charset, config, lm=lm)
+    out = decode_output(ModelOutput(result.logprobs, result.text), engine.charset, config, lm=lm)
     return out, (time.perf_counter() - t0) * 1000
 
 

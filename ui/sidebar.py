@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
+from ocr.decoding import DECODER_TITLES, DECODERS
 from ocr.engines.registry import ENGINES
 from ui.resources import default_engine_name, engine_status
 
@@ -18,7 +19,6 @@ if TYPE_CHECKING:
     from ocr.decoding import DecoderConfig
 
 __all__ = [
-    "DECODER_LABELS",
     "Settings",
     "current_settings",
     "ensure_navigation",
@@ -26,7 +26,6 @@ __all__ = [
     "render_sidebar",
 ]
 
-DECODER_LABELS = {"greedy": "greedy", "beam": "beam search", "beam_lm": "beam + LM"}
 KEY_ENGINE, KEY_DECODER, KEY_BEAM, KEY_LM = "sb_engine", "sb_decoder", "sb_beam_width", "sb_lm_weight"
 KEY_BONUS = "sb_length_bonus"
 
@@ -49,12 +48,12 @@ class Settings:
         LM weight and length bonus."""
         from ocr.decoding import DecoderConfig
 
-        return DecoderConfig(method=method or self.decoder, beam_width=self.beam_width,  # type: ignore[arg-type]
-                             lm_weight=self.lm_weight, length_bonus=self.length_bonus)
+        return DecoderConfig.from_options(method or self.decoder, beam_width=self.beam_width,
+                                          lm_weight=self.lm_weight, length_bonus=self.length_bonus)
 
     @property
     def decoder_label(self) -> str:
-        return DECODER_LABELS[self.decoder] if self.has_ctc else "text only"
+        return DECODER_TITLES[self.decoder] if self.has_ctc else "text only"
 
 
 def _defaults() -> None:
@@ -62,7 +61,7 @@ def _defaults() -> None:
 
     library = DecoderConfig()
     st.session_state.setdefault(KEY_ENGINE, default_engine_name() or next(iter(ENGINES)))
-    st.session_state.setdefault(KEY_DECODER, "greedy")
+    st.session_state.setdefault(KEY_DECODER, library.method)
     st.session_state.setdefault(KEY_BEAM, library.beam_width)
     st.session_state.setdefault(KEY_LM, float(library.lm_weight))
     st.session_state.setdefault(KEY_BONUS, float(library.length_bonus))
@@ -112,7 +111,7 @@ def render_sidebar() -> Settings:
 
         st.header("Decoder")
         text_only = not ENGINES[name].has_ctc
-        st.radio("Decoding", list(DECODER_LABELS), key=KEY_DECODER, format_func=DECODER_LABELS.__getitem__,
+        st.radio("Decoding", DECODERS, key=KEY_DECODER, format_func=DECODER_TITLES.__getitem__,
                  disabled=text_only, horizontal=True)
         if text_only:
             st.caption(f"{ENGINES[name].title} returns text only (no CTC matrix): decoder settings do "

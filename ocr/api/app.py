@@ -163,13 +163,11 @@ def _decoder_config(opts: OcrOptions):  # -> ocr.decoding.DecoderConfig
     from ocr.decoding import DecoderConfig
 
     base = DecoderConfig()
-    method = "beam_lm" if opts.lm else opts.decoder
-    return DecoderConfig(
-        method=method,
-        beam_width=opts.beam_width,
-        nbest=max(opts.nbest, base.nbest) if method != "greedy" else base.nbest,
-        lm_weight=base.lm_weight if opts.lm_weight is None else opts.lm_weight,
-        length_bonus=base.length_bonus if opts.length_bonus is None else opts.length_bonus,
+    greedy = opts.decoder == "greedy" and not opts.lm
+    return DecoderConfig.from_options(
+        opts.decoder, lm=opts.lm, beam_width=opts.beam_width,
+        nbest=base.nbest if greedy else max(opts.nbest, base.nbest),
+        lm_weight=opts.lm_weight, length_bonus=opts.length_bonus,
     )
 
 

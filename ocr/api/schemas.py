@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
+from ocr.decoding import DECODERS
 from ocr.engines.registry import ENGINES
 
 __all__ = [
@@ -16,7 +17,7 @@ __all__ = [
 ]
 
 EngineName = Literal[tuple(ENGINES)]  # type: ignore[valid-type]
-DecoderName = Literal["greedy", "beam", "beam_lm"]
+DecoderName = Literal[DECODERS]  # type: ignore[valid-type]
 
 
 class OcrOptions(BaseModel):
@@ -81,7 +82,7 @@ class OcrResult(BaseModel):
     chars: list[CharOut]
     nbest: list[Hypothesis] | None = Field(None, description="present when nbest > 0 was asked")
     engine: str
-    decoder: str = Field(..., description="greedy, beam, beam_lm, or text for text-only engines")
+    decoder: str = Field(..., description=f"{', '.join(DECODERS)}, or text for text-only engines")
     elapsed_time: float = Field(..., description="server time for this request in milliseconds")
 
 

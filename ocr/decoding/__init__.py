@@ -21,6 +21,7 @@ from ocr.types import Decoded
 
 __all__ = [
     "DECODERS",
+    "DECODER_TITLES",
     "CharNgramLM",
     "DecoderConfig",
     "align",
@@ -31,7 +32,10 @@ __all__ = [
 ]
 
 Method = Literal["greedy", "beam", "beam_lm"]
-DECODERS: tuple[Method, ...] = ("greedy", "beam", "beam_lm")
+# The one list of decoders, in display order, with their titles: CLI choices, the API schema, the sidebar
+# and the benchmark page are derived from it.
+DECODER_TITLES: dict[Method, str] = {"greedy": "greedy", "beam": "beam search", "beam_lm": "beam + LM"}
+DECODERS: tuple[Method, ...] = tuple(DECODER_TITLES)
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,31 @@ class DecoderConfig:
             raise ValueError(f"unknown decoder {self.method!r}; choose from {', '.join(DECODERS)}")
         if self.beam_width < 1 or self.nbest < 1 or self.top_k < 1:
             raise ValueError("beam_width, nbest and top_k must be >= 1")
+
+    @classmethod
+    def from_options(
+        cls,
+        method: str = "greedy",
+        *,
+        lm: bool = False,
+        beam_width: int | None = None,
+        nbest: int | None = None,
+        lm_weight: float | None = None,
+        length_bonus: float | None = None,
+    ) -> DecoderConfig:
+        """The config for user options (CLI flags, API fields, sidebar widgets): the one place options
+        become a DecoderConfig. lm=True selects beam_lm whatever `method` says; None keeps the default.
+        Raises ValueError for an unknown method or an out-of-range value."""
+        base = cls()
+        return cls(
+            method="beam_lm" if lm else method,  # type: ignore[arg-type]
+            beam_width=base.beam_width if beam_width is None else beam_width,
+            nbest=base.nbest if nbest is None else nbest,
+            top_k=base.top_k,
+            prune_logprob=base.prune_logprob,
+            lm_weight=base.lm_weight if lm_weight is None else lm_weight,
+            length_bonus=base.length_bonus if length_bonus is None else length_bonus,
+        )
 
 
 def decode(

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ocr.decoding import DECODERS
 from ocr.documents.detectors import DETECTORS, Detection, Detector, default_detector, load_detector
 from ocr.documents.geometry import TextBox, crop_box
 from ocr.documents.orientation import (
@@ -148,7 +149,7 @@ def read_page(
     An empty page gives a PageResult with no lines and text "".
     """
     from ocr.decoding import DecoderConfig
-    from ocr.pipeline import recognize_batch
+    from ocr.pipeline import decoder_name, recognize_batch
 
     decoder = decoder or DecoderConfig()
     det = load_detector(detector or default_detector()) if not isinstance(detector, Detector) else detector
@@ -195,7 +196,7 @@ def read_page(
         lines.append(PageLine(b, rec.text, conf, v, c, rec, upside_down=bool(turned) != (i in flipped)))
     timings = {"detect": (t1 - t0) * 1000, "crop": (t2 - t1) * 1000, "recognize": (t3 - t2) * 1000}
     return PageResult(tuple(lines), detection, det.name, engine.name,
-                      decoder.method if engine.has_ctc else "text", (t3 - t0) * 1000, timings, turned)
+                      decoder_name(engine, decoder), (t3 - t0) * 1000, timings, turned)
 
 
 def _mean_confidence(rec: Recognition) -> float:
@@ -214,7 +215,7 @@ def add_page_command(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-orient", dest="orient", action="store_false",
                    help="skip the 0/180 line classifier (upside-down pages and lines are read as they are)")
     p.add_argument("--engine", help="line engine (see `engines`); default: the best available")
-    p.add_argument("--decoder", choices=["greedy", "beam", "beam_lm"], default="greedy")
+    p.add_argument("--decoder", choices=DECODERS, default="greedy")
     p.add_argument("--json", action="store_true",
                    help='print {"text", "lines": [{"box", "text", "confidence"}], "elapsed_ms"}')
     p.set_defaults(func=run_page_command)
@@ -232,7 +233,7 @@ def run_page_command(args: argparse.Namespace) -> int:
     engine = load_engine(args.engine or default_engine())
     image = load_image(Path(args.image))
     t0 = time.perf_counter()
-    result = read_page(image, engine, args.detector, DecoderConfig(method=args.decoder),
+    result = read_page(image, engine, args.detector, DecoderConfig.from_options(args.decoder),
                        orient=args.orient)
     wall = (time.perf_counter() - t0) * 1000
     if args.json:

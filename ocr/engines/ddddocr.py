@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ocr.engines.base import InputSpec
 from ocr.engines.onnx_ctc import OnnxCtcEngine, OnnxModel, package_file
+from ocr.engines.registry import engine_title
 from ocr.errors import EngineUnavailable, UnknownEngine
 
 __all__ = ["DDDDOCR_SPEC", "MODEL_FILE", "check", "load", "read_charset"]
@@ -89,7 +90,7 @@ def load(name: str) -> OnnxCtcEngine:
     }
     return OnnxCtcEngine(
         name=NAME,
-        title="ddddocr CRNN",
+        title=engine_title(NAME),
         model=OnnxModel(path=model_path, output="logits", time_major=True, frames=_frames, max_batch=1),
         charset=charset,
         input_spec=DDDDOCR_SPEC,

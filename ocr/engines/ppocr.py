@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from ocr.engines.base import InputSpec
 from ocr.engines.onnx_ctc import OnnxCtcEngine, OnnxModel, make_session, package_file
+from ocr.engines.registry import engine_title
 from ocr.errors import EngineUnavailable, UnknownEngine
 
 __all__ = ["MODELS", "PPOCR_SPEC", "check", "load"]
@@ -27,14 +28,13 @@ PPOCR_SPEC = InputSpec(
 class _Model:
     package: str
     file: str
-    title: str
     licence: str
 
 
 MODELS: dict[str, _Model] = {
-    "ppocr-v4": _Model("rapidocr_onnxruntime", "models/ch_PP-OCRv4_rec_infer.onnx", "PP-OCRv4 mobile rec",
+    "ppocr-v4": _Model("rapidocr_onnxruntime", "models/ch_PP-OCRv4_rec_infer.onnx",
                        "Apache-2.0 (PaddleOCR model; rapidocr_onnxruntime wheel)"),
-    "ppocr-v6": _Model("rapidocr", "models/PP-OCRv6_rec_small.onnx", "PP-OCRv6 small rec",
+    "ppocr-v6": _Model("rapidocr", "models/PP-OCRv6_rec_small.onnx",
                        "Apache-2.0 (PaddleOCR model; rapidocr wheel)"),
 }
 
@@ -78,7 +78,7 @@ def load(name: str) -> OnnxCtcEngine:
     }
     return OnnxCtcEngine(
         name=name,
-        title=model.title,
+        title=engine_title(name),
         model=OnnxModel(path=path, output="probs", time_major=False, frames=_frames, max_batch=16),
         charset=charset,
         input_spec=PPOCR_SPEC,

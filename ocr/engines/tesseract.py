@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image
 
 from ocr.engines.base import Engine, InputSpec
+from ocr.engines.registry import engine_title
 from ocr.errors import EngineUnavailable, OCRError, UnknownEngine
 
 __all__ = ["LANG", "TESSERACT_SPEC", "TesseractEngine", "check", "join_cjk", "load"]
@@ -93,7 +94,7 @@ class TesseractEngine(Engine):
     """Text-only engine: `read_text(image)` -> str. Thread-safe (one process per call)."""
 
     name = NAME
-    title = "Tesseract 5 chi_sim"
+    title = engine_title(NAME)
     has_ctc = False
     input_spec = TESSERACT_SPEC
 

@@ -15,15 +15,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ocr.decoding import DecoderConfig
+from ocr.decoding import DECODERS, DecoderConfig
 from ocr.engines.base import Engine
-from ocr.engines.registry import load_engine
+from ocr.engines.registry import ENGINES, load_engine
 from ocr.errors import OCRError
 from ocr.evaluation.datasets import LabelledSet, Sample
 from ocr.evaluation.report import row_extras
 from ocr.imageio import load_image
 from ocr.metrics import DEFAULT_NORM, Normalization, cer, score_lines
-from ocr.pipeline import recognize_batch, recognize_each_decoder
+from ocr.pipeline import TEXT_DECODER, decoders_for, recognize_batch, recognize_each_decoder
 from ocr.preprocess import PreprocessConfig
 
 if TYPE_CHECKING:
@@ -110,14 +110,12 @@ def run_bench(
 
     decoder_template carries beam width, LM weight etc.; its method is replaced by each decoder.
     """
-    from ocr.engines.registry import ENGINES
-
     for name in engines:
         if name not in ENGINES:
             raise OCRError(f"unknown engine {name!r}; choose from {', '.join(ENGINES)}")
     for d in decoders:
-        if d not in ("greedy", "beam", "beam_lm"):
-            raise OCRError(f"unknown decoder {d!r}; choose from greedy, beam, beam_lm")
+        if d not in DECODERS:
+            raise OCRError(f"unknown decoder {d!r}; choose from {', '.join(DECODERS)}")
     loaded = {name: load_engine(name) for name in engines}
     images: dict[str, np.ndarray] = {}
     failures: dict[str, str] = {}
@@ -127,20 +125,20 @@ def run_bench(
         except OCRError as exc:
             failures[s.key] = str(exc)
     template = decoder_template or DecoderConfig()
-    per_engine = {name: ([replace(template, method=d) for d in decoders] if ENGINES[name].has_ctc else [None])
-                  for name in engines}
+    configs = [replace(template, method=d) for d in decoders]  # type: ignore[arg-type]
     total = len(engines) * len(lset.samples)
     done = 0
     results: list[BenchResult] = []
     for name in engines:
         engine = loaded[name]
-        decs = per_engine[name]
+        decs = decoders_for(engine, configs)
         rows: dict[int, list[SampleResult]] = {i: [] for i in range(len(decs))}
         ok = [s for s in lset.samples if s.key in images]
         if ok:  # warm-up: lazy init must not count as latency
-            recognize_each_decoder(images[ok[0].key], engine, _ctc(decs), preprocess_config)
+            recognize_each_decoder(images[ok[0].key], engine, configs, preprocess_config)
         for s in lset.samples:
-            for i, row in enumerate(_run_one(s, images, failures, engine, decs, preprocess_config, norm)):
+            got = _run_one(s, images, failures, engine, configs, len(decs), preprocess_config, norm)
+            for i, row in enumerate(got):
                 rows[i].append(row)
             done += 1
             if progress:
@@ -149,11 +147,6 @@ def run_bench(
             results.append(_summarise(name, dec, rows[i], images, engine, preprocess_config, batch_size,
                                       norm))
     return results
-
-
-def _ctc(decs: list[DecoderConfig | None]) -> list[DecoderConfig]:
-    """The decoders to apply; empty for a text-only engine (its one pass has no decoder)."""
-    return [d for d in decs if d is not None]
 
 
 def _summarise(
@@ -168,7 +161,7 @@ def _summarise(
     if batch_size > 1 and timed:
         lines_per_s = _throughput([images[r.key] for r in timed], engine, dec, pre, batch_size)
     return BenchResult(
-        engine=name, decoder=dec.method if dec is not None else "text", n=sc.n, line_acc=sc.line_acc,
+        engine=name, decoder=dec.method if dec is not None else TEXT_DECODER, n=sc.n, line_acc=sc.line_acc,
         cer=sc.cer, ned=sc.ned, p50_ms=float(np.percentile(ms, 50)), p95_ms=float(np.percentile(ms, 95)),
         lines_per_s=lines_per_s, batch_size=batch_size, failed=len(rows) - len(timed),
         cer_by_length=_bucket_cer(pairs, norm), samples=rows, **row_extras(rows, norm),
@@ -180,19 +173,20 @@ def _run_one(
     images: dict[str, np.ndarray],
     failures: dict[str, str],
     engine: Engine,
-    decs: list[DecoderConfig | None],
+    decoders: list[DecoderConfig],
+    n_rows: int,
     pre: PreprocessConfig | None,
     norm: Normalization,
 ) -> list[SampleResult]:
-    """One sample through the engine once and every decoder; a row per decoder."""
+    """One sample through the engine once and every decoder; n_rows rows (one per decoder pass)."""
     def failed(msg: str | None) -> list[SampleResult]:
-        return [SampleResult(s.key, s.text, "", None, None, error=msg, warning=s.warning, subset=s.subset)
-                for _ in decs]
+        row = SampleResult(s.key, s.text, "", None, None, error=msg, warning=s.warning, subset=s.subset)
+        return [row] * n_rows
 
     if s.error is not None or s.key not in images:
         return failed(s.error or failures.get(s.key))
     try:
-        recs = recognize_each_decoder(images[s.key], engine, _ctc(decs), pre)
+        recs = recognize_each_decoder(images[s.key], engine, decoders, pre)
     except OCRError as exc:
         return failed(str(exc))
     except Exception as exc:  # a bug on one line is reported on that row, not a crash of the whole run
