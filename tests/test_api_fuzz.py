@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from ocr.engines.registry import available
 from tests.test_api_helpers import run_server
 
-KEY = "fuzz-key"
+KEY = "fuzz-test-key-0123456789"
 EXAMPLES = 30  # per operation and mode: 7 x 30 = ~200 requests
 OPERATIONS = ["GET /healthz", "GET /api/v1/engines", "POST /api/v1/ocr", "POST /api/v1/ocr/batch"]
 pytestmark = pytest.mark.skipif(not available("ppocr-v4")[0], reason="ppocr-v4 is not installed")

@@ -15,8 +15,9 @@ from tests.bad_inputs import bomb_png
 from tests.test_api_helpers import ApiServer, png_bytes, run_server
 
 RATE = 3  # requests per minute per key on the test server
-POOL = [f"pool-key-{i:03d}" for i in range(200)]  # one fresh key per request where the limit is not tested
-KEYS = ["good-key", "rate-key", "other-key", *POOL]
+# one fresh key per request where the limit is not tested (keys must be at least 16 characters)
+POOL = [f"pool-test-key-{i:03d}-0123" for i in range(200)]
+KEYS = ["good-test-key-0123456789", "rate-test-key-0123456789", "other-test-key-0123456789", *POOL]
 pytestmark = pytest.mark.skipif(not available("ppocr-v4")[0], reason="ppocr-v4 is not installed")
 
 
@@ -82,20 +83,21 @@ def test_missing_and_wrong_key_401(server: ApiServer) -> None:
     with server.client() as c:
         assert _error(c.post("/api/v1/ocr", files={"image": ("a.png", png)}), 401) == "missing_api_key"
         assert _error(c.get("/api/v1/engines"), 401) == "missing_api_key"
-        for wrong in ["good-ke", "good-key1", "GOOD-KEY", "x" * 200]:
+        good = KEYS[0]
+        for wrong in [good[:-1], good + "1", good.upper(), "x" * 200]:
             r = c.post("/api/v1/ocr", files={"image": ("a.png", png)}, headers={"X-API-Key": wrong})
             assert _error(r, 401) == "invalid_api_key"
         assert c.get("/healthz").status_code == 200  # health needs no key
 
 
 def test_rate_limit_429_per_key(server: ApiServer) -> None:
-    with server.client("rate-key") as c:
+    with server.client(KEYS[1]) as c:
         codes = [c.get("/api/v1/engines").status_code for _ in range(RATE)]
         assert codes == [200] * RATE
         r = c.get("/api/v1/engines")
         assert _error(r, 429) == "rate_limited"
         assert 1 <= int(r.headers["Retry-After"]) <= 60
-    with server.client("other-key") as c:  # another key has its own budget
+    with server.client(KEYS[2]) as c:  # another key has its own budget
         assert c.get("/api/v1/engines").status_code == 200
 
 
@@ -179,4 +181,4 @@ def test_validation_and_routing_errors(server: ApiServer) -> None:
 
 def test_server_log_has_no_key(server: ApiServer) -> None:
     text = Path(server.log).read_text()
-    assert "good-key" not in text and "pool-key" not in text
+    assert "good-test-key" not in text and "pool-test-key" not in text

@@ -24,6 +24,8 @@ from ocr.api.urlfetch import UrlFetcher, UrlRefused, check_address
 from ocr.engines.registry import available
 from tests.test_api_helpers import png_bytes
 
+K = "unit-test-key-0123456789"  # API keys must be at least 16 characters
+
 # ------------------------------------------------------------------ keys and rate limit
 
 
@@ -87,7 +89,7 @@ def test_exposure_rules(tmp_path: Path) -> None:
         with pytest.raises(ApiConfigError, match="allow-open"):
             open_settings.check_exposure(host)
         assert "anyone" in (ApiSettings(allow_open=True).check_exposure(host) or "")
-        assert ApiSettings(api_keys=frozenset({"k"})).check_exposure(host) is None
+        assert ApiSettings(api_keys=frozenset({K})).check_exposure(host) is None
 
 
 def test_serve_command_refuses_open_public_bind_before_binding(
@@ -106,10 +108,11 @@ def test_serve_command_refuses_open_public_bind_before_binding(
         args.func(args)
     never.assert_not_called()
     keys = tmp_path / "keys"
-    keys.write_text("# comment\n\n  k1  \nk2\n")
+    keys.write_text("# comment\n\n  first-key-0123456789  \nsecond-key-0123456789\n")
     monkeypatch.setenv("OCR_API_RATE_LIMIT", "7")
     s = build_settings(api_keys_file=keys, max_batch=4)
-    assert s.api_keys == {"k1", "k2"} and s.rate_limit == 7 and s.max_batch == 4
+    assert s.api_keys == {"first-key-0123456789", "second-key-0123456789"}
+    assert s.rate_limit == 7 and s.max_batch == 4
     monkeypatch.setenv("OCR_API_RATE_LIMIT", "lots")
     with pytest.raises(ApiConfigError):
         ApiSettings.from_env()
@@ -230,24 +233,24 @@ def test_allowed_fetch_connects_to_the_checked_address(pinned: tuple[UrlFetcher,
 @pytest.mark.skipif(not available("ppocr-v4")[0], reason="ppocr-v4 is not installed")
 def test_image_url_end_to_end_in_process(pinned: tuple[UrlFetcher, list]) -> None:
     fetcher, _ = pinned
-    settings = ApiSettings(api_keys=frozenset({"k"}), allow_image_url=True, preload=("ppocr-v4",))
+    settings = ApiSettings(api_keys=frozenset({K}), allow_image_url=True, preload=("ppocr-v4",))
     with TestClient(api_app.create_app(settings, fetcher=fetcher)) as c:
         r = c.post("/api/v1/ocr", json={"image_url": "http://images.example.com/line.png"},
-                   headers={"X-API-Key": "k"})
+                   headers={"X-API-Key": K})
         assert r.status_code == 200, r.text
         assert r.json()["text"] == "中文识别测试"
         r = c.post("/api/v1/ocr", json={"image_url": "http://images.example.com/redirect"},
-                   headers={"X-API-Key": "k"})
+                   headers={"X-API-Key": K})
         assert r.status_code == 400 and r.json()["error"]["code"] == "url_refused"
 
 
 def test_failed_authentications_are_rate_limited_per_address() -> None:
-    settings = ApiSettings(api_keys=frozenset({"right"}), auth_fail_limit=3, preload=("none",))
+    settings = ApiSettings(api_keys=frozenset({K}), auth_fail_limit=3, preload=("none",))
     with TestClient(api_app.create_app(settings)) as c:
         codes = [c.get("/api/v1/engines", headers={"X-API-Key": f"guess-{i}"}).status_code for i in range(4)]
         assert codes == [401, 401, 401, 429]
         assert c.get("/api/v1/engines").status_code == 429  # missing keys count too
-        assert c.get("/api/v1/engines", headers={"X-API-Key": "right"}).status_code == 200
+        assert c.get("/api/v1/engines", headers={"X-API-Key": K}).status_code == 429  # locked out: no oracle
 
 
 # ------------------------------------------------------------------ time limit, busy, internal errors
@@ -261,19 +264,19 @@ def test_timeout_504_busy_503_and_500_without_internals(monkeypatch: pytest.Monk
         raise RuntimeError("secret internal detail /work/main")
 
     monkeypatch.setattr(api_app, "_recognize", stuck)
-    settings = ApiSettings(api_keys=frozenset({"k"}), request_timeout_s=0.2, max_pending=1, threads=1,
+    settings = ApiSettings(api_keys=frozenset({K}), request_timeout_s=0.2, max_pending=1, threads=1,
                            preload=("none",))
     body = {"image": base64.b64encode(png_bytes("一")).decode(), "engine": "ppocr-v4"}
     try:
         with TestClient(api_app.create_app(settings), raise_server_exceptions=False) as c:
-            r = c.post("/api/v1/ocr", json=body, headers={"X-API-Key": "k"})
+            r = c.post("/api/v1/ocr", json=body, headers={"X-API-Key": K})
             assert r.status_code == 504 and r.json()["error"]["code"] == "timeout"
-            r = c.post("/api/v1/ocr", json=body, headers={"X-API-Key": "k"})  # the stuck job holds the slot
+            r = c.post("/api/v1/ocr", json=body, headers={"X-API-Key": K})  # the stuck job holds the slot
             assert r.status_code == 503 and r.json()["error"]["code"] == "busy" and r.headers["Retry-After"]
             release.set()
             monkeypatch.setattr(api_app, "_recognize", lambda *a: (_ for _ in ()).throw(RuntimeError("boom")))
             for _ in range(50):  # wait (bounded) for the abandoned job to free its slot
-                r = c.post("/api/v1/ocr", json=body, headers={"X-API-Key": "k"})
+                r = c.post("/api/v1/ocr", json=body, headers={"X-API-Key": K})
                 if r.status_code != 503:
                     break
                 time.sleep(0.1)

@@ -10,7 +10,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 import numpy as np
@@ -21,9 +21,11 @@ from fastapi.security import APIKeyHeader
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from ocr.api.auth import KeyRing
 from ocr.api.bodylimit import BodySizeLimitMiddleware
+from ocr.api.docs import add_offline_docs
 from ocr.api.ratelimit import SlidingWindowLimiter
 from ocr.api.schemas import (
     BatchJsonRequest,
@@ -49,7 +51,7 @@ log = logging.getLogger("ocr.api")
 T = TypeVar("T")
 
 _CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-          405: "method_not_allowed", 406: "not_acceptable", 413: "payload_too_large",
+          405: "method_not_allowed", 406: "not_acceptable", 408: "request_timeout", 413: "payload_too_large",
           415: "unsupported_media_type", 422: "validation_error", 429: "rate_limited",
           500: "internal_error", 503: "unavailable", 504: "timeout"}
 
@@ -85,6 +87,7 @@ class ApiState:
     auth_failures: SlidingWindowLimiter | None
     fetcher: UrlFetcher
     pool: ThreadPoolExecutor | None = None
+    fetch_pool: ThreadPoolExecutor | None = None
     pending: int = 0
     default_engine: str | None = None
     default_reason: str = ""
@@ -98,9 +101,21 @@ class ApiState:
         keeps its slot until it really ends, so timeouts cannot pile up unbounded work.
         """
         s = self.settings
-        if self.pool is None or self.loop is None:
+        message = f"recognition took longer than {s.request_timeout_s:g} s"
+        return await self._submit(self.pool, s.request_timeout_s, message, fn, *args)
+
+    async def fetch(self, url: str) -> bytes:
+        """Fetch an `image_url` on its own pool, so slow remote servers never occupy recognition
+        threads; the fetcher's one deadline ends the fetch (this wait allows one second more)."""
+        s = self.settings
+        message = f"fetching the URL took longer than {s.url_timeout_s:g} s"
+        return await self._submit(self.fetch_pool, s.url_timeout_s + 1.0, message, self.fetcher.fetch, url)
+
+    async def _submit(self, pool: ThreadPoolExecutor | None, limit_s: float, message: str,
+                      fn: Callable[..., T], *args: Any) -> T:
+        if pool is None or self.loop is None:
             raise ApiError(503, "unavailable", "the server is starting or stopping")
-        if self.pending >= s.max_pending:
+        if self.pending >= self.settings.max_pending:
             raise ApiError(503, "busy", "too many requests in progress; retry shortly", {"Retry-After": "1"})
         self.pending += 1
         loop = self.loop
@@ -108,13 +123,12 @@ class ApiState:
         def release(_: object) -> None:
             loop.call_soon_threadsafe(self._release)
 
-        future = self.pool.submit(fn, *args)
+        future = pool.submit(fn, *args)
         future.add_done_callback(release)
         try:
-            return await asyncio.wait_for(asyncio.wrap_future(future), s.request_timeout_s)
+            return await asyncio.wait_for(asyncio.wrap_future(future), limit_s)
         except TimeoutError:
             future.cancel()
-            message = f"recognition took longer than {s.request_timeout_s:g} s"
             raise ApiError(504, "timeout", message) from None
 
     def _release(self) -> None:
@@ -130,17 +144,24 @@ _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
 
 
 async def guard(request: Request, api_key: str | None = Depends(_api_key_header)) -> str:
-    """Authenticate (X-API-Key) and apply the per-key rate limit; returns the bucket name."""
+    """Authenticate (X-API-Key) and apply the per-key rate limit; returns the bucket name.
+
+    A client address with too many failed authentications in the window is locked out before
+    its key is looked at: during the lockout every key, the right one included, gets the same
+    429, so guesses teach nothing until it ends.
+    """
     st = _state(request)
     client = "ip:" + (request.client.host if request.client else "unknown")
     if st.keys:
+        if st.auth_failures is not None:
+            wait = st.auth_failures.blocked(client)
+            if wait > 0:
+                raise ApiError(429, "rate_limited", "too many failed authentications from this address",
+                               {"Retry-After": SlidingWindowLimiter.retry_after(wait)})
         bucket = st.keys.match(api_key) if api_key else None
         if bucket is None:
             if st.auth_failures is not None:
-                wait = st.auth_failures.hit(client)
-                if wait > 0:
-                    raise ApiError(429, "rate_limited", "too many failed authentications from this address",
-                                   {"Retry-After": SlidingWindowLimiter.retry_after(wait)})
+                st.auth_failures.hit(client)
             if not api_key:
                 raise ApiError(401, "missing_api_key", "send an API key in the X-API-Key header",
                                {"WWW-Authenticate": "ApiKey"})
@@ -319,11 +340,15 @@ def create_app(settings: ApiSettings | None = None, fetcher: UrlFetcher | None =
         auth_failures=SlidingWindowLimiter(s.auth_fail_limit) if s.auth_fail_limit > 0 else None,
         fetcher=fetcher or UrlFetcher(max_bytes=s.url_max_bytes, timeout_s=s.url_timeout_s),
     )
+    # fetcher tests inject may carry their own deadline: the wait for a fetch follows it
+    s = replace(s, url_timeout_s=st.fetcher.timeout_s)
+    st.settings = s
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         st.loop = asyncio.get_running_loop()
         st.pool = ThreadPoolExecutor(max_workers=s.threads, thread_name_prefix="ocr-api")
+        st.fetch_pool = ThreadPoolExecutor(max_workers=s.fetch_threads, thread_name_prefix="ocr-api-fetch")
         try:
             rows, default, reason = await st.loop.run_in_executor(st.pool, _engine_rows)
             st.engine_rows, st.default_engine, st.default_reason = rows, default, reason
@@ -340,7 +365,8 @@ def create_app(settings: ApiSettings | None = None, fetcher: UrlFetcher | None =
             yield
         finally:
             st.pool.shutdown(wait=False, cancel_futures=True)
-            st.pool = None
+            st.fetch_pool.shutdown(wait=False, cancel_futures=True)
+            st.pool = st.fetch_pool = None
 
     app = FastAPI(
         title="OCR Studio API",
@@ -348,9 +374,19 @@ def create_app(settings: ApiSettings | None = None, fetcher: UrlFetcher | None =
         summary="Chinese text-line OCR: engines, CTC decoders, per-character confidences.",
         lifespan=lifespan,
         responses=_error_responses(422, 500),
+        docs_url=None,  # served below from the swagger-ui-bundle package, not a CDN
+        redoc_url=None,  # ReDoc loads from a CDN: /openapi.json and /docs are the offline contract
     )
     app.state.api = st
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=s.max_body_bytes)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=s.max_body_bytes, body_timeout_s=s.body_timeout_s)
+    add_offline_docs(app)
+
+    @app.exception_handler(ClientDisconnect)
+    async def _client_gone(request: Request, exc: ClientDisconnect) -> JSONResponse:
+        # an aborted upload is the client's doing: one line, no traceback, not an ERROR
+        log.info("client disconnected before sending the whole request: %s %s", request.method,
+                 request.url.path)
+        return _envelope(400, "client_disconnected", "the client disconnected during the request")
 
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
@@ -384,6 +420,9 @@ def create_app(settings: ApiSettings | None = None, fetcher: UrlFetcher | None =
         name = _engine_for(st, opts)
         t0 = time.perf_counter()
         try:
+            for item in inputs:
+                if item.url is not None:
+                    item.data, item.url = await st.fetch(item.url), None
             results = await st.run(_recognize, st, inputs, opts, name)
         except OCRError as exc:
             raise _map_errors(exc) from None

@@ -55,6 +55,8 @@ def _export(settings: ApiSettings, api_keys_file: Path | None) -> None:
         "OCR_API_MAX_BATCH": str(settings.max_batch),
         "OCR_API_THREADS": str(settings.threads),
         "OCR_API_ALLOW_IMAGE_URL": "1" if settings.allow_image_url else "0",
+        "OCR_API_FETCH_THREADS": str(settings.fetch_threads),
+        "OCR_API_BODY_TIMEOUT_S": repr(settings.body_timeout_s),
     }
     if api_keys_file is not None:
         env["OCR_API_KEYS_FILE"] = str(Path(api_keys_file).resolve())
@@ -88,10 +90,16 @@ def serve(
     if workers < 1:
         raise ApiConfigError("workers must be >= 1")
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s:     %(name)s: %(message)s")
+    from ocr.api.memory import release_large_blocks_on_free
+
+    release_large_blocks_on_free()  # RSS comes back after large images (see ocr/api/memory.py)
     if warning:
         log.warning(warning)
+    # the protocol reads its header deadline from the environment (in every worker process)
+    os.environ["OCR_API_HEADER_TIMEOUT_S"] = repr(settings.header_timeout_s)
     common = {"host": host, "port": port, "log_level": log_level, "proxy_headers": False,
-              "server_header": False, "timeout_graceful_shutdown": 5}
+              "server_header": False, "timeout_graceful_shutdown": 5, "timeout_keep_alive": 5,
+              "http": "ocr.api.protocol:HeaderTimeoutH11Protocol"}
     if workers == 1:
         from ocr.api.app import create_app
 

@@ -61,6 +61,16 @@ class SlidingWindowLimiter:
             log.append(now)
             return 0.0
 
+    def blocked(self, bucket: str) -> float:
+        """0.0 if `bucket` has room for another request now, else the wait in seconds; records nothing."""
+        with self._lock:
+            log = self._log.get(bucket)
+            if log is None:
+                return 0.0
+            now = self._clock()
+            self._expire(log, now)
+            return max(log[0] + self.window_s - now, 1e-3) if len(log) >= self.limit else 0.0
+
     @staticmethod
     def retry_after(wait_s: float) -> str:
         """The Retry-After header value (whole seconds, at least 1)."""

@@ -9,9 +9,10 @@ from pathlib import Path
 
 from ocr.errors import OCRError
 
-__all__ = ["ApiConfigError", "ApiSettings", "is_loopback_host", "read_keys_file"]
+__all__ = ["MIN_KEY_LENGTH", "ApiConfigError", "ApiSettings", "is_loopback_host", "read_keys_file"]
 
 MB = 1024 * 1024
+MIN_KEY_LENGTH = 16  # characters; `python -c "import secrets; print(secrets.token_urlsafe(32))"` gives 43
 
 
 class ApiConfigError(OCRError):
@@ -93,8 +94,16 @@ class ApiSettings:
     max_pending:        requests queued or running per worker before 503 [OCR_API_MAX_PENDING, 32].
     allow_image_url:    accept `image_url` inputs [OCR_API_ALLOW_IMAGE_URL, off].
     url_max_bytes:      size cap of a fetched image [OCR_API_URL_MAX_BYTES, 5 MiB].
-    url_timeout_s:      total time cap of one fetch [OCR_API_URL_TIMEOUT_S, 5].
+    url_timeout_s:      one deadline for a whole fetch: lookup, connect, headers, body
+                        [OCR_API_URL_TIMEOUT_S, 5].
+    fetch_threads:      threads fetching image_url inputs, apart from recognition [OCR_API_FETCH_THREADS, 4].
+    header_timeout_s:   a request's headers must arrive within this of its first byte, else the
+                        connection is closed [OCR_API_HEADER_TIMEOUT_S, 10].
+    body_timeout_s:     a request's body must arrive within this of the first read, else 408
+                        [OCR_API_BODY_TIMEOUT_S, 30].
     preload:            engines loaded at start-up; empty = the default engine [OCR_API_PRELOAD].
+
+    Keys shorter than MIN_KEY_LENGTH (16) characters are refused (ApiConfigError).
     """
 
     api_keys: frozenset[str] = frozenset()
@@ -109,7 +118,18 @@ class ApiSettings:
     allow_image_url: bool = False
     url_max_bytes: int = 5 * MB
     url_timeout_s: float = 5.0
+    fetch_threads: int = 4
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 30.0
     preload: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        short = sum(len(k) < MIN_KEY_LENGTH for k in self.api_keys)
+        if short:
+            raise ApiConfigError(
+                f"{short} API key(s) shorter than {MIN_KEY_LENGTH} characters; use long random keys, e.g. "
+                '`python -c "import secrets; print(secrets.token_urlsafe(32))"`'
+            )
 
     @classmethod
     def from_env(cls) -> ApiSettings:
@@ -132,6 +152,9 @@ class ApiSettings:
             allow_image_url=_env_bool("OCR_API_ALLOW_IMAGE_URL"),
             url_max_bytes=_env_int("OCR_API_URL_MAX_BYTES", 5 * MB, low=1),
             url_timeout_s=_env_float("OCR_API_URL_TIMEOUT_S", 5.0),
+            fetch_threads=_env_int("OCR_API_FETCH_THREADS", 4, low=1),
+            header_timeout_s=_env_float("OCR_API_HEADER_TIMEOUT_S", 10.0),
+            body_timeout_s=_env_float("OCR_API_BODY_TIMEOUT_S", 30.0),
             preload=preload,
         )
 

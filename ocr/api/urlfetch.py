@@ -5,17 +5,23 @@ private, link-local, multicast, reserved, unspecified, shared or a cloud metadat
 for IPv4 and IPv6 alike, including IPv4 embedded in IPv6). The connection then goes to the
 exact address that was checked (no second lookup), with the original Host header and, for
 https, SNI and certificate checks against the hostname. Redirects are refused, and the
-download is capped in bytes and in total time.
+download is capped in bytes and by one deadline for the whole fetch: name lookup, connect, TLS,
+request, response headers and body. At the deadline a timer shuts the socket down, so a server
+that drips its headers a byte at a time cannot hold the calling thread past it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import ipaddress
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -98,26 +104,74 @@ def _connect(address: str, port: int, timeout: float) -> socket.socket:
     return socket.create_connection((address, port), timeout=timeout)
 
 
+# Name lookups (getaddrinfo cannot be interrupted) run here, so the caller waits at most until its
+# deadline; a lookup that outlives it keeps one of these few threads, never the caller's.
+_RESOLVERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ocr-url-resolve")
+
+
+class _Deadline:
+    """Shuts a connection's socket down when the fetch's time is up (from a timer thread)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.end = time.monotonic() + seconds
+        self.expired = threading.Event()
+        self._socks: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def left(self) -> float:
+        return self.end - time.monotonic()
+
+    def watch(self, sock: socket.socket) -> socket.socket:
+        """Register a socket to shut down at the deadline (at once if it has passed)."""
+        with self._lock:
+            self._socks.append(sock)
+            fired = self.expired.is_set()
+        if fired:
+            self._shutdown(sock)
+        return sock
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.expired.set()
+            socks = list(self._socks)
+        for sock in socks:
+            self._shutdown(sock)
+
+    @staticmethod
+    def _shutdown(sock: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)  # wakes a blocked recv/send in the fetching thread
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
 class _PinnedHTTP(http.client.HTTPConnection):
     """HTTP to a fixed, already-checked address; the Host header still names the hostname."""
 
-    def __init__(self, host: str, port: int, address: str, timeout: float, connector: Connector) -> None:
-        super().__init__(host, port, timeout=timeout)
-        self._address, self._connector = address, connector
+    def __init__(self, host: str, port: int, address: str, deadline: _Deadline, connector: Connector) -> None:
+        super().__init__(host, port, timeout=max(0.05, deadline.left()))
+        self._address, self._connector, self._deadline = address, connector, deadline
 
     def connect(self) -> None:
-        self.sock = self._connector(self._address, self.port, self.timeout)  # type: ignore[arg-type]
+        sock = self._connector(self._address, self.port, max(0.05, self._deadline.left()))
+        self.sock = self._deadline.watch(sock)
 
 
 class _PinnedHTTPS(http.client.HTTPSConnection):
     """HTTPS to a fixed address, with SNI and certificate verification against the hostname."""
 
-    def __init__(self, host: str, port: int, address: str, timeout: float, connector: Connector) -> None:
-        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
-        self._address, self._connector = address, connector
+    def __init__(self, host: str, port: int, address: str, deadline: _Deadline, connector: Connector) -> None:
+        super().__init__(host, port, timeout=max(0.05, deadline.left()), context=ssl.create_default_context())
+        self._address, self._connector, self._deadline = address, connector, deadline
 
     def connect(self) -> None:
-        sock = self._connector(self._address, self.port, self.timeout)  # type: ignore[arg-type]
+        sock = self._connector(self._address, self.port, max(0.05, self._deadline.left()))
+        self._deadline.watch(sock)
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
 
 
@@ -130,8 +184,10 @@ class UrlFetcher:
     resolver: Resolver = field(default=system_resolver)
     connector: Connector = field(default=_connect)
 
-    def plan(self, url: str) -> tuple[str, str, int, str, str]:
-        """Validate `url` and resolve it: (scheme, host, port, checked address, path?query)."""
+    def plan(self, url: str, wait_s: float | None = None) -> tuple[str, str, int, str, str]:
+        """Validate `url` and resolve it: (scheme, host, port, checked address, path?query).
+
+        wait_s: the longest wait for the name lookup (None: no limit)."""
         if len(url) > 2048:
             raise UrlRefused("URL is longer than 2048 characters")
         try:
@@ -148,7 +204,14 @@ class UrlFetcher:
         if parts.username is not None or parts.password is not None:
             raise UrlRefused("credentials in URLs are not accepted")
         port = port or (443 if scheme == "https" else 80)
-        addresses = self.resolver(host, port)
+        if wait_s is None:
+            addresses = self.resolver(host, port)
+        else:
+            try:
+                addresses = _RESOLVERS.submit(self.resolver, host, port).result(timeout=max(0.0, wait_s))
+            except FutureTimeout:
+                raise UrlRefused(f"fetching the URL took longer than {self.timeout_s:g} s "
+                                 "(resolving its name)") from None
         if not addresses:
             raise UrlRefused(f"{host!r} resolves to no address")
         checked = [check_address(a) for a in addresses]  # every address must be public
@@ -159,11 +222,13 @@ class UrlFetcher:
 
     def fetch(self, url: str) -> bytes:
         """The body of a 200 response, at most `max_bytes`, within `timeout_s` in total."""
-        scheme, host, port, address, target = self.plan(url)
-        deadline = time.monotonic() + self.timeout_s
-        cls = _PinnedHTTPS if scheme == "https" else _PinnedHTTP
-        conn = cls(host, port, address, self.timeout_s, self.connector)
+        deadline = _Deadline(self.timeout_s)
+        too_slow = f"fetching the URL took longer than {self.timeout_s:g} s"
+        conn: http.client.HTTPConnection | None = None
         try:
+            scheme, host, port, address, target = self.plan(url, wait_s=deadline.left())
+            cls = _PinnedHTTPS if scheme == "https" else _PinnedHTTP
+            conn = cls(host, port, address, deadline, self.connector)
             conn.request("GET", target, headers={"Accept": "image/*", "User-Agent": "ocr-studio-api",
                                                  "Accept-Encoding": "identity"})
             resp = conn.getresponse()
@@ -176,11 +241,10 @@ class UrlFetcher:
                 raise UrlRefused(f"the image at the URL is larger than {self.max_bytes} bytes")
             chunks, total = [], 0
             while True:
-                if time.monotonic() > deadline:
-                    raise UrlRefused(f"fetching the URL took longer than {self.timeout_s:g} s")
-                left = max(0.05, deadline - time.monotonic())
+                if deadline.left() <= 0:
+                    raise UrlRefused(too_slow)
                 if conn.sock is not None:
-                    conn.sock.settimeout(min(self.timeout_s, left))
+                    conn.sock.settimeout(max(0.05, deadline.left()))
                 chunk = resp.read1(65536) if hasattr(resp, "read1") else resp.read(65536)
                 if not chunk:
                     break
@@ -188,10 +252,16 @@ class UrlFetcher:
                 if total > self.max_bytes:
                     raise UrlRefused(f"the image at the URL is larger than {self.max_bytes} bytes")
                 chunks.append(chunk)
+            if deadline.expired.is_set():  # the timer cut the body short
+                raise UrlRefused(too_slow)
             return b"".join(chunks)
         except UrlRefused:
             raise
         except (OSError, http.client.HTTPException, ssl.SSLError) as exc:
+            if deadline.expired.is_set() or deadline.left() <= 0:
+                raise UrlRefused(too_slow) from None
             raise UrlRefused(f"cannot fetch the URL: {type(exc).__name__}") from None
         finally:
-            conn.close()
+            deadline.cancel()
+            if conn is not None:
+                conn.close()
