@@ -19,7 +19,6 @@ the LM neither favours nor crushes non-Chinese text; after a non-CJK character a
 from __future__ import annotations
 
 import math
-import threading
 from collections import Counter, defaultdict
 from functools import lru_cache
 from pathlib import Path
@@ -33,6 +32,7 @@ BOS = "\x02"
 EOW = "\x03"
 OOV_LOGP = math.log(1e-4)
 _BITS = 21
+CACHE_ENTRIES = 65_536  # (context, char) scores kept per model, about 13 MB at most
 
 
 def is_cjk(ch: str) -> bool:
@@ -144,9 +144,11 @@ def _backoff_prob(gram: str, probs: dict[str, float], lam: dict[str, float], uni
 
 
 class CharNgramLM:
-    """Scores log P(next_char | context) with back-off; thread-safe, results cached."""
+    """Scores log P(next_char | context) with back-off; thread-safe. The latest `cache_entries`
+    (context, char) scores are cached (least recently used dropped first), so memory stays bounded
+    however much new text is decoded."""
 
-    def __init__(self, path: Path = DEFAULT_LM_PATH) -> None:
+    def __init__(self, path: Path = DEFAULT_LM_PATH, cache_entries: int = CACHE_ENTRIES) -> None:
         if not path.exists():
             raise FileNotFoundError(f"no language model at {path}; build it with `python -m ocr build-lm`")
         with np.load(path) as z:
@@ -156,8 +158,7 @@ class CharNgramLM:
             self._h = {n: z[f"h{n}"] for n in range(2, self.order + 1)}
             self._b = {n: z[f"b{n}"].astype(np.float32) for n in range(2, self.order + 1)}
         self.path = path
-        self._cache: dict[tuple[str, str], float] = {}
-        self._lock = threading.Lock()
+        self._cached = lru_cache(maxsize=cache_entries)(self._score_uncached)  # thread-safe
 
     @staticmethod
     def _find(keys: np.ndarray, vals: np.ndarray, key: int) -> float | None:
@@ -189,16 +190,18 @@ class CharNgramLM:
                 chars = chars[i + 1:]
                 break
         ctx = (BOS + "".join(chars))[-(self.order - 1):] if self.order > 1 else ""
-        key = (ctx, next_char)
-        val = self._cache.get(key)
-        if val is None:
-            val = self._logp(ctx, next_char)
-            if self.order > 1 and ctx != BOS:  # or the word ends here and c starts the next one
-                val = float(np.logaddexp(val, self._logp(ctx, EOW) + self._logp(BOS, next_char)))
-            val = min(val, 0.0)  # float16 rounding can nudge a near-certain log-probability above 0
-            with self._lock:
-                self._cache[key] = val
-        return val
+        return self._cached(ctx, next_char)
+
+    def _score_uncached(self, ctx: str, next_char: str) -> float:
+        val = self._logp(ctx, next_char)
+        if self.order > 1 and ctx != BOS:  # or the word ends here and c starts the next one
+            val = float(np.logaddexp(val, self._logp(ctx, EOW) + self._logp(BOS, next_char)))
+        return min(val, 0.0)  # float16 rounding can nudge a near-certain log-probability above 0
+
+    def cache_info(self) -> tuple[int, int]:
+        """(entries cached now, the most kept)."""
+        info = self._cached.cache_info()
+        return info.currsize, info.maxsize or 0
 
     def sentence_logprob(self, text: str) -> float:
         """log P(text) from the line start, summed per character."""
