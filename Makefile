@@ -32,8 +32,10 @@ $(VENV)/.installed: requirements.txt requirements-models.txt pyproject.toml
 	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $@
 
-$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt requirements-ray.txt
 	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	# Ray (optional for users, ~600 MB) so that CI runs the `--ray` tests (tests/test_batch_ray.py)
+	$(BIN)/python -m pip install -q -r requirements-ray.txt
 	touch $@
 
 lint: install-dev
