@@ -1,7 +1,8 @@
 """A character n-gram language model for shallow fusion in beam search.
 
-Built offline from jieba's dictionary (~350 k words with corpus frequencies) plus 3,000 generated
-financial uppercase amounts (`python -m ocr build-lm`)
+Built offline from jieba's dictionary (~350 k words with corpus frequencies), the same words converted to
+traditional characters with OpenCC 's2t' (each variant that differs, at the word's frequency, so
+traditional text is modelled too), plus 3,000 generated financial uppercase amounts (`python -m ocr build-lm`)
 and stored in ocr/data/ as one compressed npz: per order, sorted packed code-point keys (21 bits per
 character) and float16 log-probabilities, plus Witten-Bell back-off weights per history.
 
@@ -33,6 +34,7 @@ EOW = "\x03"
 OOV_LOGP = math.log(1e-4)
 _BITS = 21
 CACHE_ENTRIES = 65_536  # (context, char) scores kept per model, about 13 MB at most
+CACHE_ENTRIES = 65_536  # (context, char) scores kept per model, about 13 MB at most
 
 
 def is_cjk(ch: str) -> bool:
@@ -48,25 +50,10 @@ def _pack(chars: tuple[str, ...] | str) -> int:
     return key
 
 
-def _jieba_words() -> list[tuple[str, float]]:
-    import importlib.util
-
-    spec = importlib.util.find_spec("jieba")
-    if spec is None or spec.origin is None:
-        raise FileNotFoundError("jieba is not installed; it ships the dictionary the LM is built from")
-    path = Path(spec.origin).parent / "dict.txt"
-    words = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        parts = line.split()
-        if len(parts) >= 2:
-            words.append((parts[0], float(parts[1])))
-    return words
-
-
 def _amount_lines(n: int = 3000, weight: float = 200.0, seed: int = 0) -> list[tuple[str, float]]:
     """Financial uppercase amounts (壹万贰仟叁佰肆拾伍元整 …), generated: jieba has almost none, and
     invoices are full of them. Deterministic for the seed."""
-    from ocr.synth import amount_upper
+    from ocr.training.synth.corpus import amount_upper
 
     rng = np.random.default_rng(seed)
     out = []
@@ -77,12 +64,34 @@ def _amount_lines(n: int = 3000, weight: float = 200.0, seed: int = 0) -> list[t
     return out
 
 
-def build_lm(out: Path = DEFAULT_LM_PATH, order: int = 3, min_count: float = 2.0) -> dict[str, int]:
-    """Count, smooth and store the LM from jieba's words plus generated uppercase amounts.
-    n-grams seen with total weight < min_count are dropped (their mass goes to back-off).
-    Returns sizes per order."""
+def _traditional(words: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    """OpenCC 's2t' variants of the words that change under conversion, at the same frequencies."""
+    try:
+        import opencc
+    except ImportError:
+        raise ImportError("the traditional half of the LM needs OpenCC: pip install opencc==1.4.2") from None
+    conv = opencc.OpenCC("s2t")
+    known = {w for w, _ in words}
+    out = []
+    for word, freq in words:
+        t = conv.convert(word)
+        if t != word and t not in known:
+            out.append((t, freq))
+    return out
+
+
+def build_lm(out: Path = DEFAULT_LM_PATH, order: int = 3, min_count: float = 2.0,
+             traditional: bool = True) -> dict[str, int]:
+    """Count, smooth and store the LM from jieba's words (plus their OpenCC traditional forms when
+    `traditional`) and generated uppercase amounts. n-grams seen with total weight < min_count are
+    dropped (their mass goes to back-off). Returns sizes per order."""
     counts: list[Counter[str]] = [Counter() for _ in range(order + 1)]  # counts[n][ngram]
-    for word, freq in _jieba_words() + _amount_lines():
+    from ocr.charset import jieba_words
+
+    words = list(jieba_words())
+    if traditional:
+        words += _traditional(words)
+    for word, freq in words + _amount_lines():
         if not all(is_cjk(c) for c in word):
             continue  # words with Latin/digits: those characters are outside the LM's vocabulary
         seq = BOS + word + EOW
@@ -202,6 +211,12 @@ class CharNgramLM:
         """(entries cached now, the most kept)."""
         info = self._cached.cache_info()
         return info.currsize, info.maxsize or 0
+
+    def unigram(self, char: str) -> float:
+        """Natural-log unconditional P(char) (OOV_LOGP for anything outside the vocabulary)."""
+        if len(char) != 1 or not is_cjk(char):
+            return OOV_LOGP
+        return min(self._logp("", char), 0.0)
 
     def sentence_logprob(self, text: str) -> float:
         """log P(text) from the line start, summed per character."""
