@@ -34,7 +34,6 @@ EOW = "\x03"
 OOV_LOGP = math.log(1e-4)
 _BITS = 21
 CACHE_ENTRIES = 65_536  # (context, char) scores kept per model, about 13 MB at most
-CACHE_ENTRIES = 65_536  # (context, char) scores kept per model, about 13 MB at most
 
 
 def is_cjk(ch: str) -> bool:
