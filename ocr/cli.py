@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from ocr.decoding import DECODERS, DecoderConfig
+from ocr.decoding import DECODERS, FUSIONS, DecoderConfig
 from ocr.engines.registry import engine_names
 
 __all__ = ["main"]
@@ -49,15 +49,25 @@ def _preprocess_config(args: argparse.Namespace):  # -> PreprocessConfig
 
 
 def _decoder_config(method: str, args: argparse.Namespace, lm: bool = False) -> DecoderConfig:
-    return DecoderConfig.from_options(method, lm=lm, beam_width=args.beam_width, nbest=args.nbest,
-                                      lm_weight=args.lm_weight, length_bonus=args.length_bonus)
+    from dataclasses import replace
+
+    config = DecoderConfig.from_options(method, lm=lm, beam_width=args.beam_width, nbest=args.nbest,
+                                        lm_weight=args.lm_weight, length_bonus=args.length_bonus)
+    extra = {k: v for k, v in (("fusion", args.lm_fusion), ("lm_margin", args.lm_margin)) if v is not None}
+    return replace(config, **extra) if extra else config
 
 
 def _add_decoder_opts(p: argparse.ArgumentParser) -> None:
     p.add_argument("--beam-width", type=int, default=10, help="beam width (default 10)")
     p.add_argument("--nbest", type=int, default=5, help="hypotheses kept by beam search (default 5)")
-    p.add_argument("--lm-weight", type=float, default=None, help="LM weight alpha (beam+LM)")
-    p.add_argument("--length-bonus", type=float, default=None, help="length bonus beta (beam+LM)")
+    p.add_argument("--lm-weight", type=float, default=None, help="LM weight alpha (beam+LM, default 0.6)")
+    p.add_argument("--length-bonus", type=float, default=None,
+                   help="length bonus beta (beam+LM with --lm-fusion shallow only)")
+    p.add_argument("--lm-fusion", choices=FUSIONS, default=None,
+                   help="rescore (default): LM re-chooses only uncertain characters, lengths kept; "
+                        "shallow: the older per-step fusion")
+    p.add_argument("--lm-margin", type=float, default=None,
+                   help="rescore: probability gap under which a character is uncertain (default 0.4)")
 
 
 def _cmd_engines(args: argparse.Namespace) -> int:
@@ -113,6 +123,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
     from ocr.engines.registry import available, default_engine
     from ocr.evaluation.bench import run_bench
+    from ocr.evaluation.cli import normalization_from, print_evaluation, save_bench_run
     from ocr.evaluation.datasets import open_labelled_set
 
     if args.engine == "all":
@@ -128,9 +139,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             bar.set_description(what)
             bar.update(done - bar.n)
 
+        norm = normalization_from(args)
         results = run_bench(lset, engines, decoders, progress=progress, batch_size=args.batch_size,
                             preprocess_config=_preprocess_config(args),
-                            decoder_template=_decoder_config("greedy", args))
+                            decoder_template=_decoder_config("greedy", args), norm=norm)
         bar.close()
         problems = list(lset.problems)
         if args.errors_out:
@@ -141,9 +153,13 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     if args.samples_out:
         rows = [{"engine": r.engine, "decoder": r.decoder, **vars(s)} for r in results for s in r.samples]
         Path(args.samples_out).write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
+    settings = {"engines": engines, "decoders": decoders, "decoder": _decoder_config("greedy", args),
+                "preprocess": _preprocess_config(args), "batch_size": args.batch_size}
+    saved = save_bench_run(args, lset.name, results, settings, norm, problems)
     if args.json:
         print(json.dumps([r.summary() for r in results], ensure_ascii=False, indent=2))
     else:
+        print_evaluation(results, norm)
         w = max([10, *(len(r.engine) for r in results)])
         head = f"{'engine':<{w}} {'decoder':<8} {'n':>4} {'line_acc':>8} {'CER':>7} {'1-NED':>7} " \
                f"{'p50 ms':>8} {'p95 ms':>8} {'lines/s':>8}"
@@ -153,6 +169,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
                   f"{r.p50_ms:>8.1f} {r.p95_ms:>8.1f} {r.lines_per_s:>8.1f}")
     for p in problems:
         print(f"warning: {p}", file=sys.stderr)
+    if saved is not None:
+        print(f"run saved: {saved}  (compare two runs: python -m ocr compare RUN_A RUN_B)", file=sys.stderr)
     return 0
 
 
@@ -188,9 +206,15 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_decoder_opts(p)
     _add_preprocess(p)
+    from ocr.evaluation.cli import add_bench_run_options
+
+    add_bench_run_options(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_bench)
 
+    from ocr.evaluation.cli import add_compare_command
+
+    add_compare_command(sub)
     _add_extra_commands(sub)
     return parser
 
