@@ -43,9 +43,19 @@ def digest(data: bytes) -> str:
 
 
 @st.cache_data(ttl=600, show_spinner=False)
-def engine_status() -> dict[str, tuple[bool, str]]:
-    """{engine name: (available, reason)} for every registered engine, in registry order."""
+def _engine_status(user_models: object) -> dict[str, tuple[bool, str]]:
     return {name: available(name) for name in ENGINES}
+
+
+def engine_status() -> dict[str, tuple[bool, str]]:
+    """{engine name: (available, reason)} for every registered engine, in registry order; recomputed
+    at once when a fine-tuned user model appears, changes or goes."""
+    from ocr.engines.user import user_models_signature
+
+    return _engine_status(user_models_signature())
+
+
+engine_status.clear = _engine_status.clear  # type: ignore[attr-defined]  # callers reset the cache as before
 
 
 @st.cache_data(ttl=600, show_spinner=False)
@@ -58,9 +68,16 @@ def default_engine_name() -> str | None:
 
 
 @st.cache_resource(show_spinner="Loading the recognizer…")
-def get_engine(name: str) -> Engine:
-    """The engine, loaded once per process. Raises EngineUnavailable (not cached) with the reason."""
+def _get_engine(name: str, version: object) -> Engine:
     return load_engine(name)
+
+
+def get_engine(name: str) -> Engine:
+    """The engine, loaded once per process (again when a user model's file is replaced). Raises
+    EngineUnavailable (not cached) with the reason."""
+    from ocr.engines.user import USER_PREFIX, model_version
+
+    return _get_engine(name, model_version(name) if name.startswith(USER_PREFIX) else None)
 
 
 @st.cache_resource(show_spinner="Loading the language model…")

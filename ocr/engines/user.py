@@ -23,6 +23,7 @@ __all__ = [
     "UserModel",
     "base_checkpoint",
     "check",
+    "finetunable_engines",
     "list_user_models",
     "load",
     "model_version",
@@ -147,13 +148,21 @@ def load(name: str):  # -> CrnnEngine
     return CrnnEngine(model.checkpoint, name=name)
 
 
+def finetunable_engines() -> list[str]:
+    """The registered engines that are our own CRNNs (built-in or fine-tuned here), in registry order:
+    the bases a fine-tune can start from."""
+    from ocr.engines.registry import ENGINES
+
+    return [n for n, info in ENGINES.items() if info.module in ("ocr.engines.crnn", __name__)]
+
+
 def base_checkpoint(engine: str) -> Path:
     """The checkpoint behind one of our CRNN engines (crnn, crnn-fast, user:NAME): what can be
     fine-tuned. Raises UnknownEngine for any other engine, EngineUnavailable when the file is missing."""
     from ocr.engines.crnn import VARIANTS
 
-    if engine in VARIANTS:
-        path = VARIANTS[engine].checkpoint
+    if engine in VARIANTS:  # the engine may run from an .onnx file; training needs the torch weights
+        path = VARIANTS[engine].checkpoint.with_suffix(".pt")
     elif engine.startswith(USER_PREFIX):
         found = _find(engine)
         if found is None:
@@ -163,5 +172,5 @@ def base_checkpoint(engine: str) -> Path:
         ours = ", ".join([*VARIANTS, *(m.engine for m in list_user_models())])
         raise UnknownEngine(f"only our own CRNN engines can be fine-tuned: {ours} (not {engine!r})")
     if not path.is_file():
-        raise EngineUnavailable(f"no checkpoint at {path} for {engine}")
+        raise EngineUnavailable(f"no torch checkpoint at {path} to fine-tune {engine} from")
     return path

@@ -22,7 +22,7 @@ from typing import IO
 from ocr.evaluation.bench import BenchResult
 from ocr.evaluation.datasets import LabelledSet
 
-__all__ = ["error_keys", "error_set_bytes", "write_error_set"]
+__all__ = ["error_keys", "error_set_bytes", "set_bytes", "write_error_set", "write_lines"]
 
 
 def error_keys(results: Sequence[BenchResult]) -> list[str]:
@@ -46,22 +46,40 @@ def write_error_set(lset: LabelledSet, results: Sequence[BenchResult], out: Path
                 runs.setdefault(s.key, []).append({"engine": r.engine, "decoder": r.decoder,
                                                    "prediction": s.prediction, "cer": s.cer,
                                                    "error": s.error})
+    return write_lines(lset, wrong, out, runs)
+
+
+def write_lines(lset: LabelledSet, keys: set[str] | None, out: Path | IO[bytes],
+                runs: dict[str, list[dict[str, object]]] | None = None) -> int:
+    """Write the rows of `lset` whose key is in `keys` (None: every row with an image) as a zip of
+    images + labels.tsv + samples.json (with `runs` per key when given). Returns the lines written."""
+    runs = runs or {}
     rows, samples = [], []
+    written: set[str] = set()
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for s in lset.samples:
-            if s.key not in wrong or s.image_path is None or not s.image_path.is_file():
+            if (keys is not None and s.key not in keys) or s.image_path is None or not s.image_path.is_file():
                 continue
             root = lset.root.resolve()
             inside = s.image_path.is_relative_to(root)
             rel = PurePosixPath(s.image_path.relative_to(root).as_posix()) if inside else \
                 PurePosixPath("img", s.image_path.name)
-            zf.write(s.image_path, str(rel))
+            if str(rel) not in written:  # rows may share an image
+                zf.write(s.image_path, str(rel))
+                written.add(str(rel))
             text = s.text.replace("\t", " ").replace("\n", " ")
             rows.append(f"{rel}\t{text}\n")
             samples.append({"key": str(rel), "label": s.text, "line": s.line_no, "runs": runs.get(s.key, [])})
         zf.writestr("labels.tsv", "".join(rows))
         zf.writestr("samples.json", json.dumps(samples, ensure_ascii=False, indent=1))
     return len(rows)
+
+
+def set_bytes(lset: LabelledSet) -> tuple[bytes, int]:
+    """(zip bytes, number of lines) of every usable row of `lset`: the set in the form finetune reads."""
+    buf = io.BytesIO()
+    n = write_lines(lset, None, buf)
+    return buf.getvalue(), n
 
 
 def error_set_bytes(lset: LabelledSet, results: Sequence[BenchResult]) -> tuple[bytes, int]:

@@ -1,0 +1,337 @@
+"""Fine-tuning (issue #17): label planning, class extension, a tiny real fine-tune of crnn-fast that
+becomes engine user:NAME, interrupt + resume, refusals, the error-line export, the background job and
+the Fine-tune page (AppTest).
+
+Offline and deterministic: lines are rendered with Noto Sans CJK; runs are a few steps on a handful of
+lines, rehearsal off where it is not under test (its font coverage scan costs seconds). No timing is
+asserted. Every test writes into its own user-models folder (OCR_USER_MODELS).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from ocr.engines.user import base_checkpoint
+from ocr.errors import OCRError, UnknownEngine
+from tests.render import render
+
+ROOT = Path(__file__).resolve().parent.parent
+BASE = "crnn-fast"
+TEXTS = ["上海市浦东新区", "京A12345", "发票代码0123", "沪C8GK31", "合计金额", "川X90621", "门牌号", "收款人"]
+
+
+def _need_base() -> None:
+    try:
+        base_checkpoint(BASE)
+    except OCRError as exc:
+        pytest.skip(str(exc))
+
+
+def _base_chars() -> list[str]:
+    return torch.load(base_checkpoint(BASE), map_location="cpu", weights_only=True)["meta"]["charset"]
+
+
+def _new_char() -> str:
+    """A character Noto Sans SC draws that the base charset lacks."""
+    known = set(_base_chars())
+    return next(c for c in "門龘㐀丂鑫" if c not in known)
+
+
+def write_set(folder: Path, texts: list[str], extra_rows: str = "") -> Path:
+    """img/NNN.png + labels.tsv for `texts` (+ raw extra rows); returns the folder."""
+    (folder / "img").mkdir(parents=True, exist_ok=True)
+    rows = []
+    for i, text in enumerate(texts):
+        Image.fromarray(render(text, size=28)).save(folder / "img" / f"{i:03d}.png")
+        rows.append(f"img/{i:03d}.png\t{text}\n")
+    (folder / "labels.tsv").write_text("".join(rows) + extra_rows, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture()
+def user_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "user_models"
+    monkeypatch.setenv("OCR_USER_MODELS", str(folder))
+    return folder
+
+
+# --------------------------------------------------------------------------------------------- pure
+def test_plan_labels_folds_adds_and_refuses() -> None:
+    from ocr.training.finetune import plan_labels
+
+    chars = ["", "A", "1", "中"]
+    labels, new, notes = plan_labels(["Ａ1中", "中国", " ", "A\u200bB", "1\x07"], chars)
+    assert labels[0] == "A1中" and "Ａ->A" in notes[0]  # full-width folded by NFKC onto a known class
+    assert labels[1] == "中国" and new == ["国"]  # a new class; B only appears in a refused label
+    assert labels[2] is None and notes[2] == "empty label"
+    assert labels[3] is None and "U+200B" in notes[3]  # an invisible format character: refused
+    assert labels[4] is None and "control" in notes[4]
+
+
+def test_frames_needed_counts_blanks_between_repeats() -> None:
+    from ocr.training.finetune import frames_needed
+
+    assert frames_needed("abc") == 3
+    assert frames_needed("aab") == 4
+    assert frames_needed("8888") == 7
+
+
+def test_split_is_seeded_and_disjoint() -> None:
+    from ocr.training.finetune import FinetuneError, split_lines
+
+    tr, va = split_lines(50, 0.1, seed=3)
+    assert len(va) == 5 and not set(tr) & set(va) and sorted(tr + va) == list(range(50))
+    assert split_lines(50, 0.1, seed=3) == (tr, va)
+    assert split_lines(50, 0.1, seed=4) != (tr, va)
+    with pytest.raises(FinetuneError):
+        split_lines(1, 0.1, seed=0)
+
+
+def test_extend_classes_keeps_old_outputs() -> None:
+    from ocr.models.crnn import CRNN, FAST32, CRNNConfig
+    from ocr.training.finetune import extend_classes
+
+    torch.manual_seed(0)
+    model = CRNN(CRNNConfig(**{**FAST32.__dict__, "num_classes": 20})).eval()
+    bigger = extend_classes(model, 3).eval()
+    x = torch.rand(2, 1, 32, 96)
+    with torch.no_grad():
+        old, new = model(x), bigger(x)
+    assert new.shape == (2, 12, 23)
+    assert torch.allclose(old, new[..., :20], atol=1e-5)
+    assert torch.allclose(bigger.fc.weight[20], model.fc.weight[1:].mean(0))  # mean of the old rows
+    assert float(bigger.fc.bias[20].detach()) <= float(torch.quantile(model.fc.bias[1:].detach(), 0.5))  # starts unlikely
+
+
+# ------------------------------------------------------------------------------------ a real fine-tune
+@pytest.fixture(scope="module")
+def tuned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, object, Path]]:
+    """One 4-step fine-tune of crnn-fast on 8 lines + a new character + bad rows: (user dir, result, set)."""
+    _need_base()
+    from ocr.training.finetune import FinetuneConfig, finetune
+
+    root = tmp_path_factory.mktemp("ft")
+    users = root / "users"
+    texts = [*TEXTS, f"{_new_char()}口"]
+    bad = "img/missing.png\t缺失\nimg/000.png\t\nimg/001.png\t" + "长" * 60 + "\n"
+    data = write_set(root / "set", texts, bad)
+    mp = pytest.MonkeyPatch()
+    mp.setenv("OCR_USER_MODELS", str(users))
+    events: list[dict] = []
+    cfg = FinetuneConfig(train=str(data), name="tiny", base=BASE, steps=4, batch_size=4, rehearsal=0.25,
+                         eval_every_steps=2, reference=False, val_share=0.25, threads=1)
+    result = finetune(cfg, events.append)
+    yield users, (result, events), data
+    mp.undo()
+
+
+def test_finetune_writes_a_user_engine(tuned: tuple[Path, object, Path],
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    users, (result, events), _ = tuned
+    monkeypatch.setenv("OCR_USER_MODELS", str(users))
+    folder = users / "tiny"
+    assert (folder / "model.pt").is_file() and not (folder / "state").exists()  # state removed when done
+    meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    for key in ("base", "base_sha256", "train", "val", "steps", "cpu_seconds", "before", "after",
+                "new_classes", "disk_bytes"):
+        assert key in meta, key
+    assert meta["base"] == BASE and meta["steps"] == 4 and meta["new_classes"] == [_new_char()]
+    assert meta["before"]["val"]["n"] == meta["after"]["val"]["n"] == meta["val"]["lines"]
+    assert 0 < meta["disk_bytes"] < 50 * 2**20
+    assert any(e["kind"] == "split" for e in events)  # no --val: the seeded split is reported
+    assert sum(e["kind"] == "eval" for e in events) >= 2  # step 0 and step 2 (and 4)
+    issues = {(i.key, i.used): i.issue for i in result.issues}
+    assert "image file not found" in issues[("img/missing.png", False)]
+    assert "empty label" in issues[("img/000.png", False)]
+    assert "CTC frames" in issues[("img/001.png", False)]
+    status = json.loads((folder / "status.json").read_text(encoding="utf-8"))
+    assert status["phase"] == "done" and status["issues_total"] >= 3
+
+    from ocr.engines.registry import ENGINES, available, load_engine
+
+    assert "user:tiny" in ENGINES and available("user:tiny") == (True, "")
+    engine = load_engine("user:tiny")
+    assert len(engine.charset) == len(_base_chars()) + 1 and engine.charset[-1] == _new_char()
+    from ocr.pipeline import recognize
+
+    rec = recognize(render(TEXTS[0], size=28), engine)
+    assert set(rec.text) <= set(engine.charset)
+
+
+def test_cli_lists_and_benches_the_user_engine(tuned: tuple[Path, object, Path], tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    users, _, data = tuned
+    monkeypatch.setenv("OCR_USER_MODELS", str(users))
+    from ocr.cli import main
+
+    assert main(["engines", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    row = next(r for r in rows if r["name"] == "user:tiny")
+    assert row["available"] and row["ctc"]
+    out = tmp_path / "errors.zip"
+    assert main(["bench", str(data), "--engine", f"user:tiny,{BASE}", "--errors-out", str(out), "--quiet",
+                 "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert [r["engine"] for r in summary] == ["user:tiny", BASE]
+    with zipfile.ZipFile(out) as zf:
+        names = set(zf.namelist())
+        labels = zf.read("labels.tsv").decode("utf-8").splitlines()
+        samples = json.loads(zf.read("samples.json"))
+    assert "labels.tsv" in names and "samples.json" in names
+    assert len(labels) == len(samples) and all(row.split("\t")[0] in names for row in labels)
+    for s in samples:
+        assert any(r["cer"] is None or r["cer"] > 0 for r in s["runs"])  # only misread lines
+        assert {r["engine"] for r in s["runs"]} == {"user:tiny", BASE}
+
+
+def test_the_error_zip_is_a_set_finetune_reads(tuned: tuple[Path, object, Path], tmp_path: Path) -> None:
+    _, _, data = tuned
+    from ocr.evaluation.bench import run_bench
+    from ocr.evaluation.datasets import open_labelled_set
+    from ocr.evaluation.errors import write_error_set
+    from ocr.training.finetune import read_lines
+
+    with open_labelled_set(data) as lset:
+        results = run_bench(lset, [BASE], ["greedy"])
+        n = write_error_set(lset, results, tmp_path / "e.zip")
+        misread = {s.key for s in results[0].samples if s.error is not None or (s.cer or 0) > 0}
+        rows = [s for s in lset.samples if s.key in misread and s.image_path is not None]
+    assert "img/missing.png" in misread and all(s.key != "img/missing.png" for s in rows)  # no image
+    assert n == len(rows) > 0
+    rows, issues, _, _ = read_lines(tmp_path / "e.zip", 32, "train")
+    assert len(rows) == n and not [i for i in issues if not i.used]
+
+
+def test_interrupt_saves_state_and_the_same_call_resumes(tmp_path: Path, user_dir: Path) -> None:
+    _need_base()
+    from ocr.training.finetune import FinetuneConfig, finetune
+
+    data = write_set(tmp_path / "set", TEXTS)
+    cfg = FinetuneConfig(train=str(data), name="resume", base=BASE, steps=4, batch_size=4, rehearsal=0.0,
+                         eval_every_steps=100, reference=False, val_share=0.25, threads=1)
+
+    def interrupt_at_2(e: dict) -> None:
+        if e["kind"] in ("tick", "step") and e["step"] == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        finetune(cfg, interrupt_at_2)
+    folder = user_dir / "resume"
+    assert (folder / "state" / "last.pt").is_file() and not (folder / "model.pt").exists()
+    assert json.loads((folder / "status.json").read_text(encoding="utf-8"))["phase"] == "interrupted"
+    events: list[dict] = []
+    result = finetune(cfg, events.append)
+    assert any(e["kind"] == "info" and "resuming at step 2" in e["message"] for e in events)
+    assert result.meta["steps"] == 4 and (folder / "model.pt").is_file()
+    with pytest.raises(OCRError, match="already exists"):  # a finished name is not overwritten silently
+        finetune(cfg)
+
+
+def test_refusals(tmp_path: Path, user_dir: Path) -> None:
+    _need_base()
+    from ocr.training.finetune import FinetuneConfig, FinetuneError, finetune
+
+    data = write_set(tmp_path / "set", TEXTS[:3])
+    with pytest.raises(UnknownEngine, match="only our own CRNN"):
+        finetune(FinetuneConfig(train=str(data), name="x", base="ppocr-v4", steps=1, reference=False))
+    with pytest.raises(FinetuneError, match="bad model name"):
+        finetune(FinetuneConfig(train=str(data), name="../evil", base=BASE, steps=1, reference=False))
+    # a foreign file where a user model should be: refused (weights_only load, format check), not run
+    fake = user_dir / "fake"
+    fake.mkdir(parents=True)
+    buf = io.BytesIO()
+    torch.save({"meta": {"format": "something-else"}, "state_dict": {}}, buf)
+    (fake / "model.pt").write_bytes(buf.getvalue())
+    with pytest.raises(FinetuneError, match=r"cannot load the base model|not one of this project's"):
+        finetune(FinetuneConfig(train=str(data), name="y", base="user:fake", steps=1, reference=False))
+
+
+# ------------------------------------------------------------------------------------ background job
+def test_background_job_runs_to_done(tmp_path: Path, user_dir: Path) -> None:
+    _need_base()
+    from ocr.training.jobs import JobBusy, JobRequest, current_job, start_job
+
+    data = write_set(tmp_path / "set", TEXTS)
+    pid = start_job(JobRequest(name="bg", train=data, base=BASE, minutes=0, steps=3, rehearsal=0.0,
+                               extra_args=("--no-reference", "--batch-size", "4", "--eval-every-steps", "2",
+                                           "--threads", "1")))
+    view = current_job()
+    assert view is not None and view.pid == pid and view.name == "bg"
+    if view.running:
+        with pytest.raises(JobBusy):
+            start_job(JobRequest(name="other", train=data, base=BASE, minutes=1))
+    deadline = time.monotonic() + 600
+    while view.running and time.monotonic() < deadline:
+        time.sleep(1)
+        view = current_job()
+    assert not view.running, "the job did not finish"
+    assert view.phase == "done", view.output_tail
+    assert view.evals and view.evals[0]["step"] == 0
+    assert (user_dir / "bg" / "model.pt").is_file()
+
+
+# ------------------------------------------------------------------------------------------ the page
+def test_finetune_page_idle_and_finished(tuned: tuple[Path, object, Path], monkeypatch: pytest.MonkeyPatch,
+                                         tmp_path: Path) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    users, _, _ = tuned
+    monkeypatch.setenv("OCR_USER_MODELS", str(tmp_path / "empty"))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180).run()
+    at.switch_page("pages/finetune.py").run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Fine-tune"
+    start = next(b for b in at.button if b.label == "Start fine-tuning")
+    assert start.disabled  # nothing uploaded yet
+    assert any("choose the lines to learn from" in c.value for c in at.caption)
+    bases = at.selectbox(key="ft_base").options
+    assert BASE in bases and "ppocr-v4" not in bases  # only our own CRNNs
+
+    # a finished job in the folder: results, before/after table, the Benchmark hand-over
+    lock = {"pid": 0, "name": "tiny", "started": 0}
+    (users / ".job.json").write_text(json.dumps(lock), encoding="utf-8")
+    monkeypatch.setenv("OCR_USER_MODELS", str(users))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180).run()
+    at.switch_page("pages/finetune.py").run()
+    assert not at.exception, at.exception
+    assert any("user:tiny is ready" in s.value for s in at.success)
+    table = at.dataframe[0].value
+    assert "CER user:tiny" in table.columns and f"CER {BASE}" in table.columns
+    assert "user:tiny" in at.selectbox(key="ft_base").options  # a fine-tune can be the next base
+    at.button(key="ft_to_bench").click().run()
+    assert not at.exception, at.exception
+    assert at.session_state["bench_engines"] == [BASE, "user:tiny"]
+    assert "user:tiny" in at.multiselect(key="bench_engines").value
+    (users / ".job.json").unlink()
+
+
+def test_benchmark_hands_errors_to_the_finetune_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _need_base()
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("OCR_USER_MODELS", str(tmp_path / "users"))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.session_state["bench_engines"] = [BASE]
+    at.run()
+    at.switch_page("pages/benchmark.py").run()
+    at.button(key="bench_run_sample").click().run()
+    assert not at.exception, at.exception
+    errors = at.session_state["ft_bench_errors"]
+    assert errors["n"] > 0
+    with zipfile.ZipFile(io.BytesIO(errors["zip"])) as zf:
+        assert len(zf.read("labels.tsv").decode("utf-8").splitlines()) == errors["n"]
+    at.button(key="bench_finetune_errors").click().run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Fine-tune"
+    assert at.radio(key="ft_source").value == "bench_errors"
+    assert any(f"{errors['n']} lines" in c.value for c in at.caption)
