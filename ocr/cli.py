@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import time
 import traceback
@@ -114,6 +115,8 @@ def _cmd_recognize(args: argparse.Namespace) -> int:
         print("  ".join(f"{c['char']}:{c['confidence']:.2f}" for c in chars), file=sys.stderr)
     for d in rec.nbest[1:]:
         print(f"  alt {d.score:8.3f}  {d.text}", file=sys.stderr)
+    for warning in rec.pre.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"[{rec.engine} / {rec.decoder}, {wall:.1f} ms]", file=sys.stderr)
     return 0
 
@@ -167,7 +170,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         for r in results:
             print(f"{r.engine:<{w}} {r.decoder:<8} {r.n:>4} {r.line_acc:>8.3f} {r.cer:>7.4f} {r.ned:>7.4f} "
                   f"{r.p50_ms:>8.1f} {r.p95_ms:>8.1f} {r.lines_per_s:>8.1f}")
-    for p in problems:
+    for p in [*_row_notes(results), *problems]:
         print(f"warning: {p}", file=sys.stderr)
     if saved is not None:
         print(f"run saved: {saved}  (compare two runs: python -m ocr compare RUN_A RUN_B)", file=sys.stderr)
@@ -355,22 +358,64 @@ def _fail(message: str) -> int:
 
 
 
+MAX_NOTES = 20  # per-row warnings printed by bench (the rest are counted)
+MAX_MESSAGE = 500  # characters of an error message printed
+
+
+def _row_notes(results: Sequence[object]) -> list[str]:
+    """Per-row errors and warnings of a bench run, once each, at most MAX_NOTES lines (then a count)."""
+    from ocr.evaluation.datasets import short_name
+
+    notes: dict[str, None] = {}
+    for r in results:
+        for s in r.samples:  # type: ignore[attr-defined]
+            for what in (s.error, s.warning):
+                if what:
+                    notes[f"{short_name(s.key)}: {_short(what)}"] = None
+    lines = list(notes)
+    if len(lines) > MAX_NOTES:
+        lines = [*lines[:MAX_NOTES], f"… and {len(lines) - MAX_NOTES} more row note(s) (see --samples-out)"]
+    return lines
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_MESSAGE else f"{text[:MAX_MESSAGE]}… ({len(text):,} characters)"
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so `with` blocks clean up (temporary sets, partial files)."""
+
+
+def _on_sigterm(_signum: int, _frame: object) -> None:
+    raise _Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit status."""
+    """Run the CLI; returns the exit status. SIGTERM unwinds like Ctrl-C (temporary files removed)."""
     from ocr.errors import OCRError
 
+    try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread: leave signals alone
+        previous = None
     try:
         args = _build_parser().parse_args(argv)
         return int(args.func(args) or 0)
     except _UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_short(str(exc))}", file=sys.stderr)
         return 2
     except (OCRError, OSError, ValueError) as exc:
         if os.environ.get("OCR_DEBUG"):
             traceback.print_exc()
-        msg = " ".join(str(exc).split()) or type(exc).__name__
-        print(f"error: {msg}", file=sys.stderr)
+        print(f"error: {_short(str(exc)) or type(exc).__name__}", file=sys.stderr)
         return 2
+    except _Terminated:
+        print("error: terminated", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)

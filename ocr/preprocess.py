@@ -22,6 +22,7 @@ from ocr.engines.base import InputSpec
 from ocr.errors import ImageError
 
 __all__ = [
+    "SQUEEZE_WARN",
     "PreprocessConfig",
     "Preprocessed",
     "Stage",
@@ -34,6 +35,7 @@ __all__ = [
     "resize_and_pad",
 ]
 
+SQUEEZE_WARN = 1.5  # a line narrowed more than this (relative to its height) is unlikely to read
 Equalize = Literal["none", "global", "clahe"]
 Invert = Literal["auto", "never", "always"]
 
@@ -93,6 +95,8 @@ class Preprocessed:
     content_width: width in px of the unpadded content inside model_image.
     scale:         horizontal resize factor original -> model_image (content_width / original W);
                    model column x maps to original column x / scale.
+    warnings:      what may make the result unreliable, one line each (a line squeezed to fit the
+                   engine's max_width by more than SQUEEZE_WARN).
     """
 
     stages: tuple[Stage, ...]
@@ -100,6 +104,7 @@ class Preprocessed:
     tensor: np.ndarray
     content_width: int
     scale: float
+    warnings: tuple[str, ...] = ()
 
 
 def _check_image(image: np.ndarray) -> np.ndarray:
@@ -298,4 +303,18 @@ def preprocess(
                   f"{model_image.shape[1]} with {fill}")
     stages.append(Stage("resize + pad", model_image, detail))
     tensor = normalise(model_image, spec)
-    return Preprocessed(tuple(stages), model_image, tensor, content_width, scale)
+    return Preprocessed(tuple(stages), model_image, tensor, content_width, scale, _squeeze_warning(img, spec))
+
+
+def _squeeze_warning(image: np.ndarray, spec: InputSpec) -> tuple[str, ...]:
+    """A warning when resize_and_pad narrows this line by more than SQUEEZE_WARN to fit max_width."""
+    if spec.height is None:
+        return ()
+    h, w = image.shape[:2]
+    natural = w * spec.height / h
+    squeeze = natural / spec.max_width
+    if squeeze <= SQUEEZE_WARN:
+        return ()
+    return (f"the line is {w:,}×{h:,} px: at the model's height of {spec.height} px it would be "
+            f"{natural:,.0f} px wide, so it was squeezed {squeeze:.0f}× to the engine's maximum width of "
+            f"{spec.max_width:,} px; the text is unlikely to read: crop or split it into shorter lines",)

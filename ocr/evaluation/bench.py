@@ -193,7 +193,8 @@ def _run_one(
         return failed(f"internal error: {type(exc).__name__}: {exc}")
     return [
         SampleResult(s.key, s.text, rec.text, cer(s.text, rec.text, norm), rec.elapsed_ms,
-                     rec.best.mean_confidence if rec.best is not None else None, warning=s.warning,
+                     rec.best.mean_confidence if rec.best is not None else None,
+                     warning="; ".join(w for w in (s.warning, *rec.pre.warnings) if w) or None,
                      char_confidences=_char_confidences(rec), subset=s.subset)
         for rec in recs
     ]

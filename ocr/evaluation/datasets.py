@@ -13,12 +13,19 @@ whole (no labels file, an undecodable labels file, an archive over the caps) rai
 
 Archives are extracted into a private temporary folder that is removed when the context exits:
 entries with absolute paths or `..` (zip-slip), symlinks and nested archives are never written;
-entry count, per-entry size and total size are capped while bytes are actually read (headers can lie).
+encrypted archives are refused; entry count, per-entry size and total size are checked from the
+archive's directory before anything is written (and against the free disk space), then counted
+again while bytes are actually read (headers can lie).
+
+Rows are split on `\n` and `\r\n` only: other Unicode line breaks (U+2028, U+0085, form feed, ...)
+stay inside the label. A row whose path holds a control character (NUL) or is too long for a file
+system is refused on its own row, with the path shortened in the message.
 """
 
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import stat
 import tempfile
@@ -30,7 +37,8 @@ from pathlib import Path, PurePosixPath
 
 from ocr.errors import DatasetError
 
-__all__ = ["LIMITS", "LabelledSet", "Sample", "ZipLimits", "open_labelled_set", "parse_labels"]
+__all__ = ["LIMITS", "LabelledSet", "Sample", "ZipLimits", "label_rows", "open_labelled_set", "parse_labels",
+           "path_problem", "short_name"]
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
 LABEL_NAMES = ("labels.tsv", "labels.txt", "label.txt", "gt.txt", "rec_gt.txt", "rec_gt_test.txt")
@@ -92,28 +100,78 @@ def _decode_labels(raw: bytes) -> tuple[str, str]:
         ) from None
 
 
+MAX_PATH_BYTES = 4096  # Linux PATH_MAX
+MAX_NAME_BYTES = 255  # one path component
+_ROWS = re.compile(r"\r?\n")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def label_rows(text: str) -> list[str]:
+    """The rows of a labels file: split on LF and CRLF only (a final line break ends the last row)."""
+    rows = _ROWS.split(text)
+    return rows[:-1] if rows and rows[-1] == "" else rows
+
+
+def short_name(name: str, limit: int = 80) -> str:
+    """A file name as messages show it: control characters escaped, at most `limit` characters."""
+    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", name)
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(name):,} characters)"
+
+
+def path_problem(rel: str) -> str | None:
+    """Why `rel` cannot name a file here (a control character, too long), or None."""
+    found = _CONTROL.search(rel)
+    if found:
+        return f"path holds a control character (\\x{ord(found.group()):02x}); refused"
+    size = len(rel.encode("utf-8", "surrogatepass"))
+    if size > MAX_PATH_BYTES:
+        return f"path is {size:,} bytes long; the limit is {MAX_PATH_BYTES}"
+    if any(len(part.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES for part in re.split(r"[/\\]", rel)):
+        return f"a folder or file name in the path is longer than {MAX_NAME_BYTES} bytes"
+    return None
+
+
 def _inside(root: Path, rel: str) -> Path | None:
-    """root/rel resolved, or None if it would leave root (.., absolute path, symlink out)."""
+    """root/rel resolved, or None if it would leave root (.., absolute path, symlink out) or cannot be
+    a path here (control characters, too long)."""
+    if path_problem(rel) is not None:
+        return None
     pure = PurePosixPath(rel.replace("\\", "/"))
     if pure.is_absolute() or ".." in pure.parts or (pure.parts and ":" in pure.parts[0]):
         return None
-    path = (root / pure).resolve()
+    try:
+        path = (root / pure).resolve()
+    except (OSError, ValueError):
+        return None
     return path if path.is_relative_to(root.resolve()) else None
 
 
+def _is_file(path: Path) -> tuple[bool, str | None]:
+    """(is a regular file, why it cannot be checked) without raising."""
+    try:
+        return path.is_file(), None
+    except (OSError, ValueError) as exc:
+        return False, (exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__)
+
+
 def parse_labels(text: str, root: Path) -> tuple[list[Sample], list[str]]:
-    """Rows of a labels file (CRLF/LF, blank lines skipped) -> samples and set-level problems."""
+    """Rows of a labels file (LF/CRLF only, blank lines skipped) -> samples and set-level problems."""
     samples: list[Sample] = []
     seen: dict[str, int] = {}
-    for no, line in enumerate(text.splitlines(), start=1):
+    for no, line in enumerate(label_rows(text), start=1):
         if not line.strip():
             continue
         if "\t" not in line:
-            samples.append(Sample(line.strip(), "", None, no, error="no TAB between image path and text"))
+            samples.append(Sample(short_name(line.strip()), "", None, no,
+                                  error="no TAB between image path and text"))
             continue
         key, label = line.split("\t", 1)
         key = key.strip()
         label = label.rstrip("\r\n")
+        bad_path = path_problem(key)
+        if bad_path is not None:
+            samples.append(Sample(short_name(key), label, None, no, error=bad_path, subset=""))
+            continue
         subset = _first_folder(key)
         if "\t" in label:  # a third column names the subset
             label, subset = label.split("\t", 1)
@@ -125,10 +183,14 @@ def parse_labels(text: str, root: Path) -> tuple[list[Sample], list[str]]:
             warning = f"duplicate of line {seen[key]}"
         seen.setdefault(key, no)
         path = _inside(root, key)
+        found, unreadable = _is_file(path) if path is not None else (False, None)
         if path is None:
             samples.append(Sample(key, label, None, no, error="path leaves the set's folder; refused",
                                   subset=subset))
-        elif not path.is_file():
+        elif unreadable is not None:
+            samples.append(Sample(key, label, None, no, error=f"image cannot be read ({unreadable})",
+                                  subset=subset))
+        elif not found:
             samples.append(Sample(key, label, None, no, error="image file not found", subset=subset))
         elif path.suffix.lower() not in IMAGE_SUFFIXES:
             kind = path.suffix or "(none)"
@@ -191,25 +253,36 @@ def _extract_zip(data: bytes | Path, dest: Path, limits: ZipLimits) -> list[str]
         infos = zf.infolist()
         if len(infos) > limits.max_entries:
             raise DatasetError(f"archive has {len(infos)} entries; the limit is {limits.max_entries}")
-        total = 0
+        if any(info.flag_bits & 0x1 for info in infos):
+            raise DatasetError("the archive is encrypted (password-protected); upload one without a password")
+        chosen: list[tuple[zipfile.ZipInfo, Path]] = []
         for info in infos:
             name = info.filename
             mode = info.external_attr >> 16
             if info.is_dir():
                 continue
             if stat.S_ISLNK(mode):
-                problems.append(f"{name}: symlink in archive; refused")
+                problems.append(f"{short_name(name)}: symlink in archive; refused")
+                continue
+            bad_path = path_problem(name)
+            if bad_path is not None:
+                problems.append(f"{short_name(name)}: {bad_path}")
                 continue
             target = _inside(dest, name)
             if target is None:
-                problems.append(f"{name}: path leaves the archive's folder (zip-slip); refused")
+                problems.append(f"{short_name(name)}: path leaves the archive's folder (zip-slip); refused")
                 continue
             if name.lower().endswith((".zip", ".tar", ".gz", ".7z", ".rar")):
-                problems.append(f"{name}: nested archive; not extracted")
+                problems.append(f"{short_name(name)}: nested archive; not extracted")
                 continue
             if info.file_size > limits.max_entry_bytes:
-                raise DatasetError(f"{name}: {info.file_size} bytes unpacked; the per-file limit is "
-                                   f"{limits.max_entry_bytes}")
+                raise DatasetError(f"{short_name(name)}: {info.file_size} bytes unpacked; the per-file limit "
+                                   f"is {limits.max_entry_bytes}")
+            chosen.append((info, target))
+        _check_room(sum(info.file_size for info, _ in chosen), dest, limits)
+        total = 0
+        for info, target in chosen:
+            name = info.filename
             target.parent.mkdir(parents=True, exist_ok=True)
             try:
                 with zf.open(info) as src, open(target, "wb") as out:
@@ -221,10 +294,27 @@ def _extract_zip(data: bytes | Path, dest: Path, limits: ZipLimits) -> list[str]
                             raise DatasetError("archive unpacks past its size limit "
                                                f"({limits.max_total_bytes} bytes in all); refused")
                         out.write(chunk)
-            except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as exc:
-                problems.append(f"{name}: cannot be extracted ({exc})")
+            except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as exc:
+                why = exc.strerror if isinstance(exc, OSError) and exc.strerror else short_name(str(exc), 120)
+                problems.append(f"{short_name(name)}: cannot be extracted ({why})")
                 target.unlink(missing_ok=True)
     return problems
+
+
+DISK_MARGIN_BYTES = 100 * 1024 * 1024  # left free on the temporary folder's disk
+
+
+def _check_room(declared: int, dest: Path, limits: ZipLimits) -> None:
+    """Refuse, before writing anything, an archive whose directory declares more bytes than the total
+    limit or than the free space of `dest`'s disk (less a margin)."""
+    if declared > limits.max_total_bytes:
+        raise DatasetError(f"archive unpacks to {declared:,} bytes, past its size limit of "
+                           f"{limits.max_total_bytes:,} bytes in all; refused before extracting")
+    free = shutil.disk_usage(dest).free
+    if declared > free - DISK_MARGIN_BYTES:
+        spare = max(free - DISK_MARGIN_BYTES, 0) / 1e6
+        raise DatasetError(f"archive unpacks to {declared / 1e6:,.0f} MB; the server's temporary disk has "
+                           f"{spare:,.0f} MB to spare; refused before extracting")
 
 
 def _is_zip(source: str | Path | bytes) -> bool:

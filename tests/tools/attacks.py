@@ -49,15 +49,19 @@ def lossless_webp(size: int = BIG) -> bytes:
 
 
 def encrypted_zip() -> bytes:
-    """A zip whose entries carry the 'encrypted' flag (traditional PKWARE), as a password-protected
-    archive does; the payload is never meant to be decrypted."""
+    """A zip whose entries carry the 'encrypted' flag (traditional PKWARE) in their local and central
+    headers, as a password-protected archive does; the payload is never meant to be decrypted."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
         for name, data in (("labels.tsv", b"a.png\tx\n"), ("a.png", b"\x89PNG fake")):
-            info = zipfile.ZipInfo(name)
-            info.flag_bits |= 0x1
-            zf.writestr(info, b"\0" * 12 + data)  # 12-byte encryption header, then 'ciphertext'
-    return buf.getvalue()
+            zf.writestr(name, b"\0" * 12 + data)  # a 12-byte encryption header, then 'ciphertext'
+    raw = bytearray(buf.getvalue())
+    for signature, flags_at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        start = 0
+        while (start := raw.find(signature, start)) >= 0:
+            raw[start + flags_at] |= 0x1
+            start += 4
+    return bytes(raw)
 
 
 def main(out: Path) -> None:
