@@ -143,9 +143,19 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             bar.update(done - bar.n)
 
         norm = normalization_from(args)
-        results = run_bench(lset, engines, decoders, progress=progress, batch_size=args.batch_size,
-                            preprocess_config=_preprocess_config(args),
-                            decoder_template=_decoder_config("greedy", args), norm=norm)
+        if args.ray is None:
+            results = run_bench(lset, engines, decoders, progress=progress, batch_size=args.batch_size,
+                                preprocess_config=_preprocess_config(args),
+                                decoder_template=_decoder_config("greedy", args), norm=norm)
+        else:  # the batch execution layer on Ray (ocr.evaluation.bulk)
+            from ocr.batch.execute import RaySession
+            from ocr.evaluation.bulk import run_bench_bulk
+
+            with RaySession(args.ray or None, args.workers) as session:
+                results = run_bench_bulk(lset, engines, decoders, session.run, progress=progress,
+                                         batch_size=args.batch_size if args.batch_size > 1 else 16,
+                                         preprocess_config=_preprocess_config(args),
+                                         decoder_template=_decoder_config("greedy", args), norm=norm)
         bar.close()
         problems = list(lset.problems)
         if args.errors_out:
@@ -154,8 +164,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             n = write_error_set(lset, results, Path(args.errors_out))
             print(f"{n} error line(s) written to {args.errors_out}", file=sys.stderr)
     if args.samples_out:
-        rows = [{"engine": r.engine, "decoder": r.decoder, **vars(s)} for r in results for s in r.samples]
-        Path(args.samples_out).write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
+        from ocr.evaluation.bulk import write_samples
+
+        write_samples(results, Path(args.samples_out))
     settings = {"engines": engines, "decoders": decoders, "decoder": _decoder_config("greedy", args),
                 "preprocess": _preprocess_config(args), "batch_size": args.batch_size}
     saved = save_bench_run(args, lset.name, results, settings, norm, problems)
@@ -202,7 +213,7 @@ def _build_parser() -> argparse.ArgumentParser:
                                     "or all (every engine available here)")
     p.add_argument("--decoder", default="greedy", help=f"comma-separated: {','.join(DECODERS)}")
     p.add_argument("--batch-size", type=int, default=1, help="also measure batched throughput")
-    p.add_argument("--samples-out", help="write per-sample results (JSON) to this file")
+    p.add_argument("--samples-out", help="per-sample results to this file (.parquet, .jsonl, else JSON)")
     p.add_argument("--errors-out", metavar="FILE.zip",
                    help="write the lines any run got wrong as a labelled set "
                         "(images, labels.tsv, samples.json)")
@@ -213,6 +224,9 @@ def _build_parser() -> argparse.ArgumentParser:
 
     add_bench_run_options(p)
     p.add_argument("--json", action="store_true")
+    from ocr.batch.cli import add_ray_options
+
+    add_ray_options(p)  # --ray: throughput of width-batched lines (default batch 16), not single-line latency
     p.set_defaults(func=_cmd_bench)
 
     from ocr.evaluation.cli import add_compare_command
@@ -223,22 +237,57 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_synth(args: argparse.Namespace) -> int:
-    from ocr import synth
+    from ocr.training import synth
 
     out = Path(args.out)
-    if args.kind == "testset":
+    kinds = _kind_mix(args.kinds) if args.kinds else None
+    if args.kind == "testset" and kinds:
+        from ocr.training.synth.kinds import render_kind_test_set
+
+        print(render_kind_test_set(out, n=args.n, seed=args.seed, height=args.height, mix=kinds))
+    elif args.kind == "testset":
         labels = synth.render_test_set(out, n=args.n, seed=args.seed, height=args.height, font=args.font,
                                        augment=not args.clean)
         print(labels)
     else:
         stats = synth.render_shards(out, n=args.n, seed=args.seed, height=args.height,
-                                    max_len=args.max_len, augment=not args.clean, progress=not args.quiet)
+                                    max_len=args.max_len, augment=not args.clean, progress=not args.quiet,
+                                    kinds=kinds)
         print(json.dumps(stats))
     return 0
 
 
+def _kind_mix(spec: str) -> dict[str, float]:
+    """'all' -> KIND_MIX; 'doc_tc=0.5,plate=0.5' -> those shares (names checked against KIND_MIX)."""
+    from ocr.errors import OCRError
+    from ocr.training.synth.kinds import KIND_MIX
+
+    if spec == "all":
+        return dict(KIND_MIX)
+    mix: dict[str, float] = {}
+    for part in spec.split(","):
+        name, _, share = part.partition("=")
+        if name not in KIND_MIX:
+            raise OCRError(f"unknown line kind {name!r}; choose from {', '.join(sorted(KIND_MIX))}")
+        try:
+            mix[name] = float(share or 1.0)
+        except ValueError as exc:
+            raise OCRError(f"bad share in --kinds {part!r}") from exc
+    return mix
+
+
+def _cmd_to_onnx(args: argparse.Namespace) -> int:
+    from ocr.models.onnx_file import onnx_from_checkpoint
+
+    size = onnx_from_checkpoint(Path(args.checkpoint), Path(args.out))
+    print(json.dumps({"path": args.out, "bytes": size}))
+    return 0
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
-    from ocr.train import ARCHS, TrainConfig, train
+    from ocr.models.crnn import ARCHS
+    from ocr.training.config import TrainConfig
+    from ocr.training.loop import train
 
     if args.arch not in ARCHS:
         raise ValueError(f"unknown --arch {args.arch!r}; choose from {', '.join(ARCHS)}")
@@ -259,7 +308,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     import torch
 
-    from ocr.train import export_run
+    from ocr.training.loop import export_run
 
     torch.set_num_threads(args.threads)
     results = export_run(Path(args.run_dir), Path(args.out), [Path(p) for p in args.eval])
@@ -337,12 +386,26 @@ def _add_extra_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--font", default="uming-cn", help="test set font (default: the held-out uming-cn)")
     p.add_argument("--max-len", type=int, default=24, help="longest training line (shards)")
     p.add_argument("--clean", action="store_true", help="no augmentation")
+    p.add_argument("--kinds", default="",
+                   help="kinds of line: 'all' (documents simplified + traditional, forms, plates, signs, "
+                        "handwriting-like) or shares such as 'doc_tc=0.5,plate=0.5'; a test set then uses "
+                        "the held-out faces and names each line's kind in its first folder")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_synth)
+
+    p = sub.add_parser("to-onnx", help="write the shipped .onnx file (fp16 storage, metadata inside) of a "
+                                       "checkpoint: what the crnn engines load")
+    p.add_argument("checkpoint", help="an exported .pt checkpoint (train --export, export)")
+    p.add_argument("out", help="output .onnx, e.g. models/crnn_fast.onnx")
+    p.set_defaults(func=_cmd_to_onnx)
 
     from ocr.documents.page import add_page_command
 
     add_page_command(sub)
+
+    from ocr.batch.cli import add_batch_command
+
+    add_batch_command(sub)
     try:
         from ocr.api.cli import add_serve_command
     except ImportError as exc:  # the API's web stack is not installed

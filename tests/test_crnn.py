@@ -100,7 +100,7 @@ def test_slice_classes_copies_rows() -> None:
 
 
 def _tiny_checkpoint(path: Path) -> Charset:
-    from ocr.train import save_export
+    from ocr.models.checkpoint import save_export
 
     cs = load_charset()
     torch.manual_seed(0)
@@ -114,7 +114,7 @@ def test_engine_check_message_when_absent(tmp_path: Path) -> None:
     from ocr.engines import crnn as eng
 
     why = eng.check("crnn", tmp_path / "missing.pt")
-    assert why is not None and "no trained checkpoint at models/crnn.pt" in why
+    assert why is not None and "no model file at models/crnn.onnx" in why and "to-onnx" in why
 
 
 def test_engine_logprobs(tmp_path: Path) -> None:
@@ -137,11 +137,33 @@ def test_engine_logprobs(tmp_path: Path) -> None:
     assert engine.describe()["classes"] == len(cs)
 
 
+def test_onnx_file_matches_checkpoint_without_torch(tmp_path: Path) -> None:
+    """The shipped .onnx (fp16 storage, metadata inside) gives the checkpoint's outputs, and loading it
+    imports neither torch nor onnx."""
+    import subprocess
+    import sys
+
+    from ocr.engines import crnn as eng
+    from ocr.models.onnx_file import onnx_from_checkpoint
+
+    ck, onnx_path = tmp_path / "crnn.pt", tmp_path / "crnn.onnx"
+    cs = _tiny_checkpoint(ck)
+    assert onnx_from_checkpoint(ck, onnx_path) > 0
+    a, b = eng.load("crnn", ck), eng.load("crnn", onnx_path)
+    assert b.charset == cs.chars and b.parameters == a.parameters and b.config == a.config
+    x = [np.random.default_rng(3).random((1, 64, 120), dtype=np.float32)]
+    np.testing.assert_allclose(a.logprobs_batch(x)[0], b.logprobs_batch(x)[0], atol=1e-5)
+    code = ("import sys; from pathlib import Path; from ocr.engines.crnn import CrnnEngine; "
+            f"CrnnEngine(Path({str(onnx_path)!r})); print('torch' in sys.modules, 'onnx' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
+
+
 def test_fast_engine_check_names_its_own_checkpoint(tmp_path: Path) -> None:
     from ocr.engines import crnn as eng
 
     why = eng.check("crnn-fast", tmp_path / "missing.pt")
-    assert why is not None and "models/crnn_fast.pt" in why and "--arch fast32" in why
+    assert why is not None and "models/crnn_fast.onnx" in why and "--arch fast32" in why
 
 
 def test_head_rank_round_trip_and_old_checkpoints_load() -> None:

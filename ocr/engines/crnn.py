@@ -1,5 +1,6 @@
-"""The project's own CRNNs (PyTorch), loaded from committed fp16 checkpoints: `crnn` (models/crnn.pt, the
-accurate 64-px model) and `crnn-fast` (models/crnn_fast.pt, the 32-px student distilled from it).
+"""The project's own CRNNs, loaded from committed `.onnx` files (fp16 storage, metadata inside): `crnn`
+(models/crnn.onnx, the accurate 64-px model) and `crnn-fast` (models/crnn_fast.onnx, the 32-px student).
+Their PyTorch weights (models/*.pt) are what training and fine-tuning start from.
 
 Input (B, 1, H, W) gray x/255, dark text on light (H and normalisation from the checkpoint metadata);
 output per item (T_i, C) log-probabilities, T_i = ceil(W_i / 8). Lines are right-padded with their own
@@ -7,8 +8,9 @@ background level, as in training (white padding beside a grey background corrupt
 see docs/model_card.md), and batched calls pass each item's length to the LSTM,
 so padding does not leak into an item's recurrent state.
 
-Inference runs in onnxruntime: the checkpoint is loaded in PyTorch and exported to an in-memory ONNX
-graph once per load (ocr.models.onnx_export), which runs ~2x faster than eager PyTorch here.
+Inference runs in onnxruntime from the shipped `.onnx` file (graph + metadata in one file, fp16 storage;
+ocr.models.onnx_file): loading imports neither torch nor the exporter. A `.pt` checkpoint (a training
+export, a fine-tune) still loads: it is exported to an in-memory ONNX graph once per load.
 """
 
 from __future__ import annotations
@@ -41,9 +43,9 @@ class Variant:
 
 
 VARIANTS = {
-    "crnn": Variant(MODELS / "crnn.pt", "--init ddddocr",
+    "crnn": Variant(MODELS / "crnn.onnx", "--init ddddocr",
                     "weights derived from ddddocr (MIT), fine-tuned here"),
-    "crnn-fast": Variant(MODELS / "crnn_fast.pt",
+    "crnn-fast": Variant(MODELS / "crnn_fast.onnx",
                          "--init '' --arch fast32 --teacher models/crnn.pt",
                          "trained here from random init (distilled from our CRNN, then CTC fine-tuned)"),
 }
@@ -63,12 +65,14 @@ def check(name: str, checkpoint: Path | None = None) -> str | None:
         raise UnknownEngine(f"ocr.engines.crnn has no engine {name!r}")
     variant = VARIANTS[name]
     checkpoint = checkpoint or variant.checkpoint
-    if importlib.util.find_spec("torch") is None:
+    if checkpoint.suffix != ".onnx" and importlib.util.find_spec("torch") is None:
         return "torch is not installed (see requirements.txt)"
     if not checkpoint.is_file():
         default = variant.checkpoint.name
-        return (f"no trained checkpoint at models/{default} ({checkpoint}); train one with "
-                f"`python -m ocr train {variant.train_args} --export models/{default}`")
+        pt = Path(default).with_suffix(".pt")
+        return (f"no model file at models/{default} ({checkpoint}); train one with "
+                f"`python -m ocr train {variant.train_args} --export models/{pt}`, then "
+                f"`python -m ocr to-onnx models/{pt} models/{default}`")
     return None
 
 
@@ -79,24 +83,26 @@ class CrnnEngine(Engine):
     has_ctc = True
 
     def __init__(self, checkpoint: Path, threads: int | None = None, name: str = NAME) -> None:
-        from torch import nn
-
         from ocr.charset import charset_sha256
         from ocr.engines.onnx_ctc import make_session
-        from ocr.models.onnx_export import to_onnx
-        from ocr.train import load_checkpoint
+        from ocr.models.crnn_config import CRNNConfig
 
-        try:
-            model, self.meta = load_checkpoint(checkpoint)
-        except (OSError, RuntimeError, KeyError, ValueError) as exc:
-            raise EngineUnavailable(f"cannot load {checkpoint}: {exc}") from exc
+        if checkpoint.suffix == ".onnx":
+            from ocr.models.onnx_file import session_meta
+
+            self._session = make_session(checkpoint, threads, name=str(checkpoint))
+            try:
+                self.meta = session_meta(self._session, checkpoint)
+            except ValueError as exc:
+                raise EngineUnavailable(str(exc)) from exc
+        else:
+            self._session, self.meta = self._from_checkpoint(checkpoint, threads)
         chars = tuple(self.meta["charset"])  # type: ignore[arg-type]
         if chars[0] != "" or charset_sha256(chars) != self.meta["charset_sha256"]:
             raise EngineUnavailable(f"{checkpoint}: charset does not match its recorded sha256")
-        self._session = make_session(to_onnx(model), threads, name=str(checkpoint))
-        self.config = model.config
-        self.parameters = sum(p.numel() for p in model.parameters())
-        self._convs = sum(isinstance(m, nn.Conv2d) for m in model.modules())
+        self.config = CRNNConfig.from_dict(self.meta["config"])  # type: ignore[arg-type]
+        self.parameters = int(self.meta.get("parameters", 0)) or self.config.parameter_count()  # type: ignore[call-overload]
+        self._convs = self.config.conv_count()
         self.name = name
         self.title = ENGINES[name].title if name in ENGINES else name
         self.charset = chars
@@ -104,16 +110,31 @@ class CrnnEngine(Engine):
         inp = self.meta["input"]
         self.input_spec = crnn_input_spec(int(inp["height"]), float(inp["mean"]), float(inp["std"]))  # type: ignore[index]
 
+    @staticmethod
+    def _from_checkpoint(checkpoint: Path, threads: int | None) -> tuple[object, dict[str, object]]:
+        """(session, metadata) of a torch checkpoint, exported to ONNX in memory (imports torch)."""
+        from ocr.engines.onnx_ctc import make_session
+        from ocr.models.checkpoint import load_checkpoint
+        from ocr.models.onnx_export import to_onnx
+
+        try:
+            model, meta = load_checkpoint(checkpoint)
+        except (OSError, RuntimeError, KeyError, ValueError) as exc:
+            raise EngineUnavailable(f"cannot load {checkpoint}: {exc}") from exc
+        meta = {**meta, "config": model.config.to_dict(),
+                "parameters": sum(p.numel() for p in model.parameters())}
+        return make_session(to_onnx(model), threads, name=str(checkpoint)), meta
+
     def logprobs_batch(self, tensors: list[np.ndarray]) -> list[np.ndarray]:
         """tensors: each (1, H, W_i) float32 -> each (ceil(W_i / 8), C) float32 log-probabilities."""
         if not tensors:
             return []
-        from ocr.models.crnn import CRNN
+        from ocr.models.crnn_config import output_length
         from ocr.preprocess import border_level, pad_batch
 
         # each line padded with its own background (as in training; preprocessing did the same)
         x = pad_batch(tensors, fill=[border_level(t[0]) for t in tensors])  # (B, 1, H, W_max)
-        lengths = [int(CRNN.output_length(t.shape[-1])) for t in tensors]
+        lengths = [int(output_length(t.shape[-1])) for t in tensors]
         logp = self._session.run(None, {"x": x, "lengths": np.asarray(lengths, dtype=np.int64)})[0]  # type: ignore[attr-defined]
         return [np.ascontiguousarray(logp[b, :t], dtype=np.float32) for b, t in enumerate(lengths)]
 

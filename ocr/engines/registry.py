@@ -41,9 +41,9 @@ BUILTIN: dict[str, EngineInfo] = {
         EngineInfo("ddddocr", "ddddocr CRNN", True, "ocr.engines.ddddocr",
                    "CNN + BiLSTM + CTC (8,210 classes, MIT) from the ddddocr wheel"),
         EngineInfo("crnn", "Our CRNN", True, "ocr.engines.crnn",
-                   "the project's own PyTorch CRNN, trained here (models/crnn.pt)"),
+                   "the project's own CRNN, trained here (models/crnn.onnx)"),
         EngineInfo("crnn-fast", "Our CRNN (fast, 32 px)", True, "ocr.engines.crnn",
-                   "a 1.2 M-parameter 32-px CRNN for speed (models/crnn_fast.pt)"),
+                   "a small 32-px CRNN for speed (models/crnn_fast.onnx)"),
         EngineInfo("tesseract", "Tesseract 5 chi_sim", False, "ocr.engines.tesseract",
                    "Tesseract 5 LSTM, chi_sim, --psm 7; text only, no CTC matrix"),
     )

@@ -8,40 +8,14 @@ The model returns logits only; log_softmax and decoding live outside it.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import torch
 from torch import nn
 
-__all__ = ["COMPACT", "CRNN", "DDDDOCR", "FAST32", "CRNNConfig"]
+from ocr.models.crnn_config import CRNNConfig, output_length
 
-
-@dataclass(frozen=True)
-class CRNNConfig:
-    """Architecture hyper-parameters.
-
-    widths/expand/depths: per stage (stage 0 follows the stride-2 stem; stages 1.. start with a
-    stride-2 expand conv). height must make the CNN output height = height / 8 exactly.
-    head_rank: 0 = one Linear(2*hidden -> C); r > 0 = a low-rank head Linear(2*hidden -> r, no bias) then
-    Linear(r -> C), which cuts the per-frame classifier cost by (2*hidden + C) * r / (2*hidden * C).
-    """
-
-    num_classes: int
-    height: int = 64
-    widths: tuple[int, ...] = (24, 48, 64)
-    expand: tuple[int, ...] = (1, 4, 4)
-    depths: tuple[int, ...] = (2, 3, 3)
-    hidden: int = 512
-    head_rank: int = 0
-
-    def to_dict(self) -> dict[str, object]:
-        """Plain dict for checkpoint metadata."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, object]) -> CRNNConfig:
-        """Inverse of to_dict."""
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})  # type: ignore[arg-type]
+__all__ = ["ARCHS", "COMPACT", "CRNN", "DDDDOCR", "FAST32", "CRNNConfig"]
 
 
 DDDDOCR = CRNNConfig(num_classes=8210)  # 13.5 M parameters with 8,210 classes
@@ -51,6 +25,8 @@ COMPACT = CRNNConfig(num_classes=8210, widths=(16, 32, 48), expand=(1, 2, 2), de
 # half of it the classifier MatMul; the rank-96 head cuts that MatMul to ~0.39x (benchmarks/bench_crnn.py).
 FAST32 = CRNNConfig(num_classes=8210, height=32, widths=(16, 32, 64), expand=(1, 2, 2), depths=(1, 1, 1),
                     hidden=128, head_rank=96)
+# The presets by name (`python -m ocr train --arch NAME` for a random init).
+ARCHS: dict[str, CRNNConfig] = {"ddddocr": DDDDOCR, "compact": COMPACT, "fast32": FAST32}
 
 
 def _conv(cin: int, cout: int, k: int, stride: int = 1) -> nn.Conv2d:
@@ -134,6 +110,4 @@ class CRNN(nn.Module):
     @staticmethod
     def output_length(width: int | torch.Tensor, stages: int = 3) -> int | torch.Tensor:
         """T for an input width W: W -> ceil(W / 2) applied once per stride-2 conv."""
-        for _ in range(stages):
-            width = (width + 1) // 2
-        return width
+        return output_length(width, stages)

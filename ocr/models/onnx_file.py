@@ -1,0 +1,91 @@
+"""Shipped inference files: a CRNN as one `.onnx` file with its metadata inside, read without torch.
+
+    write_onnx_file(model, Path("models/crnn_fast.onnx"), meta)   # training side (imports torch)
+    meta = session_meta(make_session(path), path)                  # inference side (onnxruntime only)
+
+The graph is the log-probability graph of ocr.models.onnx_export.to_onnx (inputs x (B, 1, H, W) float32
+and lengths (B,) int64; output logp (B, T, C)). Weights are stored as float16 initializers, each followed
+by a Cast to float32 that onnxruntime folds once at session start, so the file is half the size and
+inference runs in float32 exactly as before. The checkpoint metadata (charset, its sha256, input
+normalisation, lineage, evaluation) is one JSON string under the metadata key `ocr_meta`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from ocr.models.crnn import CRNN
+
+__all__ = ["META_KEY", "onnx_from_checkpoint", "session_meta", "write_onnx_file"]
+
+META_KEY = "ocr_meta"
+_MIN_FP16 = 1024  # smaller initializers (shapes, scalars, biases of tiny layers) stay float32
+
+
+def _fp16_storage(model_bytes: bytes) -> object:
+    """The ONNX model with every large float32 initializer stored as float16 + a Cast node."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    m = onnx.load_from_string(model_bytes)
+    g = m.graph
+    casts = []
+    for init in list(g.initializer):
+        if init.data_type != onnx.TensorProto.FLOAT:
+            continue
+        arr = numpy_helper.to_array(init)
+        if arr.size < _MIN_FP16:
+            continue
+        name = init.name
+        half = numpy_helper.from_array(arr.astype(np.float16), name + "__fp16")
+        g.initializer.remove(init)
+        g.initializer.append(half)
+        casts.append(helper.make_node("Cast", [half.name], [name], to=onnx.TensorProto.FLOAT,
+                                      name=name + "__cast"))
+    for i, node in enumerate(casts):  # before every consumer: Casts first keeps the graph sorted
+        g.node.insert(i, node)
+    return m
+
+
+def write_onnx_file(model: CRNN, path: Path, meta: dict[str, object]) -> int:
+    """Export `model` (log-probabilities) with `meta` inside to `path` (atomic). Returns the size."""
+    import onnx
+
+    from ocr.models.onnx_export import to_onnx
+
+    m = _fp16_storage(to_onnx(model))
+    del m.metadata_props[:]  # type: ignore[attr-defined]
+    entry = m.metadata_props.add()  # type: ignore[attr-defined]
+    entry.key, entry.value = META_KEY, json.dumps(meta, ensure_ascii=False)
+    onnx.checker.check_model(m)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(m.SerializeToString())  # type: ignore[attr-defined]
+    tmp.replace(path)
+    return path.stat().st_size
+
+
+def session_meta(session: object, path: Path) -> dict[str, object]:
+    """The metadata written by write_onnx_file, read from an onnxruntime session of that file. Raises
+    ValueError when the file carries no `ocr_meta` (not one of ours)."""
+    props = session.get_modelmeta().custom_metadata_map  # type: ignore[attr-defined]
+    if META_KEY not in props:
+        raise ValueError(f"{path} has no {META_KEY!r} metadata: not an OCR Studio model file")
+    return json.loads(props[META_KEY])
+
+
+def onnx_from_checkpoint(checkpoint: Path, out: Path) -> int:
+    """Write the shipped `.onnx` file of an exported fp16 checkpoint (its metadata carried over, plus the
+    architecture and parameter count the engine reports). Returns the file size in bytes."""
+    from ocr.models.checkpoint import load_checkpoint
+
+    model, meta = load_checkpoint(Path(checkpoint))
+    meta = {**meta, "config": model.config.to_dict(),
+            "parameters": sum(p.numel() for p in model.parameters()), "source": Path(checkpoint).name}
+    return write_onnx_file(model, Path(out), meta)
