@@ -3,11 +3,13 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8501
+# The app has no login: it listens on this machine only unless asked (make app HOST=0.0.0.0; see README).
+HOST   ?= 127.0.0.1
 
 .PHONY: app api test install install-dev system lint bench clean
 
 app: install
-	$(BIN)/streamlit run app.py --server.port $(PORT)
+	$(BIN)/streamlit run app.py --server.address $(HOST) --server.port $(PORT)
 
 api: install
 	$(BIN)/python -m ocr serve --host 127.0.0.1 --port 8000

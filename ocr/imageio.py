@@ -25,8 +25,8 @@ from PIL import Image, UnidentifiedImageError
 from ocr.errors import ImageError
 
 __all__ = [
-    "ALLOWED_FORMATS", "MAX_FILE_BYTES", "MAX_PIXELS", "MIN_SIDE", "decode_bytes", "load_image",
-    "max_decode_bytes", "max_pixels_limit",
+    "ALLOWED_FORMATS", "MAX_FILE_BYTES", "MAX_PIXELS", "MIN_SIDE", "declared_size", "decode_bytes",
+    "load_image", "max_decode_bytes", "max_pixels_limit",
 ]
 
 DEFAULT_MAX_PIXELS = 40_000_000  # 40 megapixels, e.g. 8000 x 5000
@@ -197,6 +197,18 @@ def _orientation(im: Image.Image) -> int:
     except Exception:  # a malformed EXIF block must not fail the image (ImageOps ignores it too)
         return 1
     return value if isinstance(value, int) else 1
+
+
+def declared_size(data: bytes) -> tuple[int, int] | None:
+    """(W, H) as the image header declares it, without decoding pixels; None if not a readable image."""
+    webp = _webp_size(data)
+    if webp is not None:
+        return webp
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            return im.size
+    except Exception:  # anything unreadable: load_image gives the reason
+        return None
 
 
 def load_image(source: bytes | str | Path, max_pixels: int | None = None,

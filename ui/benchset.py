@@ -7,6 +7,7 @@ Upload forms accepted (see stage_upload): one .zip holding images + a labels fil
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -39,8 +40,16 @@ LABEL_SUFFIXES = (".tsv", ".txt")
 ZIP_SUFFIX = ".zip"
 
 
+MAX_PLACED = 20_000  # rows whose folder path gets a link to an uploaded image
+
+
 def _safe_rel(name: str) -> PurePosixPath | None:
-    """A relative path inside the set for `name`, or None if it would leave it."""
+    """A relative path inside the set for `name`, or None if it would leave it or cannot be a path
+    (a control character such as NUL, too long)."""
+    from ocr.evaluation.datasets import path_problem
+
+    if path_problem(name) is not None:
+        return None
     pure = PurePosixPath(name.replace("\\", "/"))
     if not pure.parts or pure.is_absolute() or ".." in pure.parts or ":" in pure.parts[0]:
         return None
@@ -53,11 +62,13 @@ def stage_upload(files: Sequence[tuple[str, bytes]]) -> Iterator[bytes | Path]:
 
     - exactly one .zip (and nothing else): its bytes;
     - one labels file (.tsv/.txt) plus images: a private temporary folder holding them, the labels file's
-      path is yielded. Images are written under their own names and, where a labels row names them with
-      a folder (`imgs/001.png`), also at that path so the row resolves. The folder is removed on exit.
+      path is yielded. Images are written once, under their own names; where a labels row names one with
+      a folder (`imgs/001.png`) that path is a hard link to it (no copy: 300 rows naming one 1 MB image
+      take 1 MB), for at most MAX_PLACED rows. The folder is removed on exit.
 
     Raises DatasetError with a message for the user for anything else (no files, several zips, a zip
-    mixed with other files, no or several labels files).
+    mixed with other files, no or several labels files, not enough disk space, a file name that cannot
+    be a file name). Never an error that shows a server path.
     """
     if not files:
         raise DatasetError("no files uploaded")
@@ -75,24 +86,51 @@ def stage_upload(files: Sequence[tuple[str, bytes]]) -> Iterator[bytes | Path]:
         raise DatasetError(f"several labels files uploaded ({names}); upload exactly one")
     tmp = Path(tempfile.mkdtemp(prefix="ocr-upload-"))
     try:
-        images: dict[str, bytes] = {}
-        for name, data in files:
-            base = PurePosixPath(name.replace("\\", "/")).name
-            if not base or (name, data) == labels[0]:
-                continue
-            images[base] = data
-            (tmp / base).write_bytes(data)
-        label_name, label_bytes = labels[0]
-        label_path = tmp / (PurePosixPath(label_name.replace("\\", "/")).name or "labels.tsv")
-        label_path.write_bytes(label_bytes)
-        _place_by_row(label_bytes, images, tmp)
+        try:
+            label_path = _stage(files, labels[0], tmp)
+        except OSError as exc:  # disk full, permissions: say what, not where
+            raise DatasetError(f"cannot stage the upload ({exc.strerror or type(exc).__name__})") from None
         yield label_path
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _place_by_row(label_bytes: bytes, images: dict[str, bytes], root: Path) -> None:
-    """Copy uploaded images to the folder paths the labels rows name (uploads arrive flat)."""
+def _stage(files: Sequence[tuple[str, bytes]], labels: tuple[str, bytes], tmp: Path) -> Path:
+    """Write the uploads into `tmp` once each, link rows' folder paths; the labels file's path."""
+    from ocr.evaluation.datasets import DISK_MARGIN_BYTES, short_name
+
+    need = sum(len(d) for _, d in files)
+    if need > shutil.disk_usage(tmp).free - DISK_MARGIN_BYTES:
+        raise DatasetError(f"the upload ({need / 1e6:,.0f} MB) does not fit on the server's temporary disk")
+    images: dict[str, Path] = {}
+    for name, data in files:
+        if (name, data) == labels:
+            continue
+        base = _base_name(name)
+        if base is None:
+            raise DatasetError(f"{short_name(name)}: not a usable file name")
+        images[base] = tmp / base
+        images[base].write_bytes(data)
+    label_name, label_bytes = labels
+    label_path = tmp / (_base_name(label_name) or "labels.tsv")
+    label_path.write_bytes(label_bytes)
+    _place_by_row(label_bytes, images, tmp)
+    return label_path
+
+
+def _base_name(name: str) -> str | None:
+    """The file name part of an uploaded name, or None when it cannot name a file here."""
+    from ocr.evaluation.datasets import path_problem
+
+    base = PurePosixPath(name.replace("\\", "/")).name
+    return base if base and base not in (".", "..") and path_problem(base) is None else None
+
+
+def _place_by_row(label_bytes: bytes, images: dict[str, Path], root: Path) -> None:
+    """Link uploaded images at the folder paths the labels rows name (uploads arrive flat): a hard link
+    (no bytes copied), or a relative symlink where the file system has none; at most MAX_PLACED."""
+    from ocr.evaluation.datasets import label_rows
+
     try:
         text = label_bytes.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -100,16 +138,22 @@ def _place_by_row(label_bytes: bytes, images: dict[str, bytes], root: Path) -> N
             text = label_bytes.decode("gb18030")
         except UnicodeDecodeError:
             return  # open_labelled_set reports the encoding problem
-    for line in text.splitlines():
+    placed = 0
+    for line in label_rows(text):
         if "\t" not in line:
             continue
         rel = _safe_rel(line.split("\t", 1)[0].strip())
         if rel is None or len(rel.parts) < 2 or rel.name not in images:
             continue
         target = root.joinpath(*rel.parts)
-        if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(images[rel.name])
+        if target.exists() or placed >= MAX_PLACED:
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(images[rel.name], target)
+        except OSError:
+            target.symlink_to(os.path.relpath(images[rel.name], target.parent))
+        placed += 1
 
 
 @dataclass

@@ -88,12 +88,29 @@ def get_lm() -> CharNgramLM:
     return load_default_lm()
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
-def load_image_cached(data: bytes) -> np.ndarray:
-    """Decode image bytes to (H, W, 3) uint8 RGB. Raises ocr.errors.ImageError (never cached)."""
+IMAGE_CACHE_ENTRIES = 16  # decoded uploads kept ...
+IMAGE_CACHE_TTL_S = 900  # ... for at most 15 minutes each
+IMAGE_CACHE_MAX_PIXELS = 4_000_000  # larger images are decoded each time, never cached (12 MB as RGB)
+
+
+@st.cache_data(max_entries=IMAGE_CACHE_ENTRIES, ttl=IMAGE_CACHE_TTL_S, show_spinner=False)
+def _decode_cached(data: bytes) -> np.ndarray:
     from ocr.imageio import load_image
 
     return load_image(data)
+
+
+def load_image_cached(data: bytes) -> np.ndarray:
+    """Decode image bytes to (H, W, 3) uint8 RGB. Raises ocr.errors.ImageError (never cached).
+
+    Cached per content for images up to IMAGE_CACHE_MAX_PIXELS (at most IMAGE_CACHE_ENTRIES of them,
+    each for IMAGE_CACHE_TTL_S), so the cache holds at most ~200 MB whatever is uploaded."""
+    from ocr.imageio import declared_size, load_image
+
+    size = declared_size(data)
+    if size is None or size[0] * size[1] > IMAGE_CACHE_MAX_PIXELS:
+        return load_image(data)
+    return _decode_cached(data)
 
 
 @dataclass(frozen=True)
