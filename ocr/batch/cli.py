@@ -39,8 +39,12 @@ def add_batch_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--engine", help=f"{', '.join(engine_names())}; default: the best available")
     p.add_argument("--decoder", choices=DECODERS, default="greedy")
     p.add_argument("--page", action="store_true", help="read whole pages (detect lines, then recognize)")
-    p.add_argument("--detector", choices=list(DETECTORS), default="classical", help="line detector (--page)")
+    p.add_argument("--detector", choices=list(DETECTORS), default=None,
+                   help="line detector for --page (default: the page reader's)")
     p.add_argument("--batch-size", type=int, default=16, help="most lines per model call (default 16)")
+    p.add_argument("--chunk-size", type=int, default=0,
+                   help="images per worker call (default 512 lines, 4 pages); lines of one width "
+                        "within a chunk share model calls")
     add_ray_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_decoder_opts(p)
@@ -58,11 +62,9 @@ def run_batch_command(args: argparse.Namespace) -> int:
     from ocr.cli import _decoder_config, _preprocess_config
     from ocr.engines.registry import default_engine
 
-    if args.batch_size < 1:
-        raise ValueError(f"--batch-size must be >= 1, not {args.batch_size}")
     job = Job(engine=args.engine or default_engine(), decoder=_decoder_config(args.decoder, args),
               preprocess=_preprocess_config(args), page=args.page, detector=args.detector,
-              batch_size=args.batch_size)
+              batch_size=args.batch_size, chunk=args.chunk_size)
     with open_inputs(Path(args.input)) as inputs, ResultsWriter(args.out) as writer:
         todo = [it for it in inputs.items if it.key not in writer.done]
         skipped = len(inputs.items) - len(todo)

@@ -51,19 +51,25 @@ PAGE_CHUNK = 4  # items per worker call with --page (a page holds many lines and
 @dataclass(frozen=True)
 class Job:
     """What to run on every item: an engine, a decoder, preprocessing; `page` reads whole pages
-    (detector -> lines -> engine) instead of single lines. batch_size: most lines per model call."""
+    (detector -> lines -> engine; detector None: the page reader's default) instead of single lines.
+    batch_size: most lines per model call; chunk: items per worker call (0: 512 lines or 4 pages)."""
 
     engine: str
     decoder: DecoderConfig = field(default_factory=DecoderConfig)
     preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
     page: bool = False
-    detector: str = "classical"
+    detector: str | None = None
     batch_size: int = 16
+    chunk: int = 0
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1 or self.chunk < 0:
+            raise OCRError(f"batch size must be >= 1 and chunk >= 0 (got {self.batch_size}, {self.chunk})")
 
     @property
     def chunk_size(self) -> int:
         """Items handed to a worker at a time."""
-        return PAGE_CHUNK if self.page else LINE_CHUNK
+        return self.chunk or (PAGE_CHUNK if self.page else LINE_CHUNK)
 
 
 def _error_record(key: str, engine: str, decoder: str, error: str) -> dict[str, object]:
@@ -103,9 +109,9 @@ class Worker:
         self.decoder = decoder_name(self.engine, job.decoder)
         self.detector = None
         if job.page:
-            from ocr.documents.detectors import load_detector
+            from ocr.documents.detectors import default_detector, load_detector
 
-            self.detector = load_detector(job.detector)
+            self.detector = load_detector(job.detector or default_detector())
 
     def __call__(self, items: Sequence[Item]) -> list[dict[str, object]]:
         from ocr.imageio import load_image
