@@ -26,7 +26,13 @@ training/ (synthetic data, training loop), api/ (REST); pipeline.py composes the
 from __future__ import annotations
 
 import importlib
+import os
 from typing import TYPE_CHECKING
+
+# onnxruntime's telemetry (a device id and an event database under ~/.cache/Microsoft, uploads where it
+# can) starts when onnxruntime is imported; every engine and detector here runs in onnxruntime, so it
+# is turned off before any import of it (ORT_DISABLE_TELEMETRY=0 in the environment turns it back on).
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 __version__ = "0.1.0"
 

@@ -81,9 +81,12 @@ def package_file(package: str, relative: str) -> tuple[Path | None, str | None]:
 
 def make_session(path: Path | bytes, threads: int | None = None, name: str = "") -> object:
     """An onnxruntime CPU InferenceSession of a model file (or serialized model bytes, named `name`
-    in errors): `threads` intra-op threads, spinning per onnx_spinning(), quiet."""
+    in errors): `threads` intra-op threads, spinning per onnx_spinning(), quiet, no telemetry (see also
+    ORT_DISABLE_TELEMETRY, set when `ocr` is imported)."""
     import onnxruntime as ort
 
+    if os.environ.get("ORT_DISABLE_TELEMETRY", "1") != "0":
+        ort.disable_telemetry_events()
     so = ort.SessionOptions()
     so.intra_op_num_threads = threads or onnx_threads()
     so.inter_op_num_threads = 1
