@@ -32,7 +32,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 ROOT = Path(__file__).resolve().parents[1]
 FONT = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
-KEY = "load-test-key"
+KEY = "load-test-key-0123456789"  # keys must be at least 16 characters
 
 
 def line_png(text: str, size: int = 32) -> bytes:
