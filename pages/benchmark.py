@@ -11,6 +11,7 @@ import streamlit as st
 
 from ocr.decoding import DECODER_TITLES, DECODERS
 from ocr.engines.registry import ENGINES
+from ocr.evaluation.normalize import DEFAULT_NORM
 from ocr.errors import OCRError
 from ui.benchset import (
     BenchRun,
@@ -20,6 +21,7 @@ from ui.benchset import (
     samples_frame,
     stage_upload,
     summary_frame,
+from ui.evaluation_view import evaluation_section, save_page_run, saved_runs_section
 )
 from ui.figures import accuracy_latency_figure, cer_by_length_figure, latency_figure
 from ui.inputs import IMAGE_TYPES, SAMPLE_LABELS
@@ -66,6 +68,8 @@ def _run(source: bytes | Path, set_name: str, engines: list[str], decoders: list
 
 
 def _choose() -> tuple[list[str], list[str]]:
+            save_page_run(job.run, {"engines": job.engines, "decoders": job.decoders,
+                                    "normalization": DEFAULT_NORM.as_dict()})  # issue 20: every run saved
     status = engine_status()
     usable = [n for n in ENGINES if status[n][0]]
     settings = current_settings()
@@ -171,6 +175,7 @@ def main() -> None:
     engines, decoders = _choose()
     b1, b2 = st.columns(2)
     run_upload = b1.button("Run on the uploaded set", type="primary", disabled=not uploads,
+    evaluation_section(run)
                            key=f"{PREFIX}_run_upload")
     run_sample = b2.button("Use the sample set (sample_images/labels.tsv)", disabled=not has_sample,
                            key=f"{PREFIX}_run_sample")
@@ -201,6 +206,7 @@ def main() -> None:
         _show(run)
     elif not (run_upload or run_sample):
         st.info("Choose a set and press run.")
+    saved_runs_section(RUN_KEY)
 
 
 main()
