@@ -6,7 +6,8 @@
 latency: median ms of one (1, 1, H, 280) forward pass (H = the checkpoint's input height) over 30 runs
 after 3 warm-ups, and lines/s for batches of 16 such lines, model only, in onnxruntime (what the engine
 runs; the graph includes log_softmax) or eager PyTorch (logits); accuracy: greedy CER / line accuracy /
-CER by length over a `path<TAB>text` set (model input: gray, aspect kept, height H, x/255).
+CER by length over a labelled set, through the engine's preprocessing and decoding
+(ocr.training.evaluate).
 Prints one JSON object.
 """
 
@@ -23,8 +24,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ocr.models.checkpoint import load_checkpoint
 from ocr.models.crnn import CRNN
-from ocr.train import evaluate, load_checkpoint
+from ocr.training.evaluate import evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -24,7 +24,7 @@ import time
 import numpy as np
 
 from ocr.decoding import DecoderConfig, decode, load_default_lm
-from ocr.metrics import edit_distance
+from ocr.evaluation.metrics import edit_distance
 
 T_LEN, N_CLS = 80, 6625
 
@@ -179,7 +179,7 @@ def sweep_matrix(text: str, charset: list[str], idx: dict[str, int], han: list[i
 
 def sweep(n_lines: int, seed: int, alphas: list[float], betas: list[float]) -> None:
     from ocr.charset import load_charset
-    from ocr.synth import Corpus
+    from ocr.training.synth import Corpus
 
     cs = load_charset()
     charset = list(cs.chars)

@@ -19,8 +19,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from ocr.engines.registry import available, engine_names, load_engine
+from ocr.evaluation.metrics import cer
 from ocr.imageio import load_image
-from ocr.metrics import cer
 from ocr.pipeline import prepare, recognize_batch, run_model
 
 FONT = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"

@@ -9,10 +9,10 @@ read_page(image, engine, detector) with greedy decoding; the detector's boxes ar
 the ground-truth line boxes (greedy by IoU, a match needs IoU >= 0.5; IoU of the rotated quadrilaterals);
 recall = matched / ground-truth lines, precision = matched / detected boxes, pooled over all pages.
 Page CER = sum of edit distances / sum of reference lengths, pooled over pages, ground truth = line texts
-in reading order joined by newlines (NFKC, whitespace and line breaks ignored: ocr.metrics defaults), so
-it measures detection, reading order and recognition together. s/page = read_page wall time (detect +
-crop + recognize), median and mean. Also: the 12 real cnocr multi-line images stacked into one page.
-Prints a Markdown table and writes JSON with per-page rows to --out.
+in reading order joined by newlines (NFKC, whitespace and line breaks ignored: ocr.evaluation.metrics
+defaults), so it measures detection, reading order and recognition together. s/page = read_page wall
+time (detect + crop + recognize), median and mean. Also: the 12 real cnocr multi-line images stacked into
+one page. Prints a Markdown table and writes JSON with per-page rows to --out.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from ocr.documents.geometry import TextBox, box_iou
 from ocr.documents.page import read_page
 from ocr.documents.synth_pages import PAGE_KINDS, sample_pages, stack_lines
 from ocr.engines.registry import load_engine
-from ocr.metrics import score_lines
+from ocr.evaluation.metrics import score_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 

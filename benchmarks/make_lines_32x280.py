@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ocr.synth import HELD_OUT_FONT, Corpus, font_by_name, render_line
+from ocr.training.synth import HELD_OUT_FONT, Corpus, font_by_name, render_line
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -21,6 +21,7 @@ __all__ = [
     "charset_sha256",
     "extend_charset",
     "gb2312_chars",
+    "jieba_words",
     "load_charset",
     "write_charset",
 ]
@@ -81,21 +82,34 @@ def build_charset(ddddocr_classes: Iterable[str]) -> list[str]:
     return out
 
 
+@lru_cache(maxsize=1)
+def jieba_words() -> tuple[tuple[str, float], ...]:
+    """(word, frequency) rows of jieba's dict.txt, in file order: the one reader of that dictionary
+    (the charset extension, the synthetic-text corpus and the character LM all start from it)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("jieba")
+    if spec is None or spec.origin is None:
+        raise FileNotFoundError("jieba is not installed; it ships the word dictionary (dict.txt)")
+    path = Path(spec.origin).resolve().parent / "dict.txt"
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        parts = line.split()
+        if len(parts) >= 2:
+            rows.append((parts[0], float(parts[1])))
+    return tuple(rows)
+
+
 def jieba_char_mass() -> list[tuple[str, float]]:
     """Characters of jieba's dictionary and of its OpenCC traditional conversions (s2t, s2tw, s2hk,
     s2twp), weighted by word frequency ** 0.5 (simplified forms weight 1, each conversion 0.5),
     most frequent first. Deterministic; needs `jieba` and `opencc`."""
-    import jieba
     import opencc
 
-    path = Path(jieba.__file__).resolve().parent / "dict.txt"
     convs = [opencc.OpenCC(c) for c in OPENCC_CONFIGS]
     mass: dict[str, float] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        parts = line.split()
-        if len(parts) < 2:
-            continue
-        word, f = parts[0], float(parts[1]) ** 0.5
+    for word, freq in jieba_words():
+        f = freq ** 0.5
         for c in word:
             mass[c] = mass.get(c, 0.0) + f
         for cv in convs:

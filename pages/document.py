@@ -7,7 +7,7 @@ import streamlit as st
 from ocr.documents.detectors import DETECTORS, detector_available
 from ocr.documents.synth_pages import PAGE_KINDS
 from ocr.errors import OCRError
-from ocr.metrics import cer
+from ocr.evaluation.metrics import cer
 from ui.document_view import (
     cached_read,
     cached_sample,

@@ -15,7 +15,7 @@ import streamlit as st
 from ocr.decoding import DECODER_TITLES, DECODERS
 from ocr.engines.registry import ENGINES
 from ocr.errors import OCRError
-from ocr.metrics import diff_ops
+from ocr.evaluation.metrics import diff_ops
 from ocr.types import Decoded
 from ui.figures import char_label, ctc_figure
 from ui.inputs import STAGE_TITLES, image_picker, preprocess_config_from_state, stage_controls

@@ -6,7 +6,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from ocr.errors import OCRError
-from ocr.metrics import cer
+from ocr.evaluation.metrics import cer
 from ocr.pipeline import Recognition, recognize
 from ui.inputs import STAGE_TITLES, display_image, image_picker, preprocess_config_from_state, stage_controls
 from ui.render import (

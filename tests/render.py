@@ -1,4 +1,4 @@
-"""A tiny deterministic line renderer for tests (independent of ocr.synth, so it tests it too)."""
+"""A tiny deterministic line renderer for tests (independent of ocr.training.synth, so it tests it too)."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ import pytest
 from ocr.decoding import DECODERS, DecoderConfig
 from ocr.engines.base import Engine
 from ocr.engines.registry import ENGINES, available, engine_names, load_engine
-from ocr.metrics import score_lines
+from ocr.evaluation.metrics import score_lines
 from ocr.pipeline import (
     decode_output,
     prepare,

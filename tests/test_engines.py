@@ -14,8 +14,8 @@ import pytest
 from ocr.decoding import greedy_decode
 from ocr.engines import ddddocr, ppocr, tesseract
 from ocr.engines.tesseract import join_cjk
+from ocr.evaluation.metrics import cer
 from ocr.imageio import load_image
-from ocr.metrics import cer
 from ocr.preprocess import preprocess
 from tests.render import render
 

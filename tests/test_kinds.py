@@ -9,7 +9,7 @@ import pytest
 
 from ocr.charset import load_charset
 from ocr.preprocess import background_is_dark
-from ocr.synth import Corpus, available_fonts
+from ocr.training.synth import Corpus, available_fonts
 from ocr.training.synth.kinds import KIND_MIX, kind_lines, render_kind, render_kind_test_set
 
 pytestmark = pytest.mark.skipif(

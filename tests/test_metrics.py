@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ocr.metrics import Normalization, cer, diff_ops, ned, normalize, score_lines
+from ocr.evaluation.metrics import Normalization, cer, diff_ops, ned, normalize, score_lines
 
 
 def test_cer_counts_edits_over_reference_length() -> None:

@@ -10,7 +10,7 @@ from ocr.documents.geometry import TextBox
 from ocr.documents.orientation import flip_box, load_orientation, orientation_available
 from ocr.documents.page import read_page
 from ocr.documents.synth_pages import render_page
-from ocr.metrics import cer
+from ocr.evaluation.metrics import cer
 from tests.render import render
 
 

@@ -14,7 +14,7 @@ from ocr.documents.detectors import detector_available
 from ocr.documents.geometry import TextBox
 from ocr.documents.page import VERTICAL_TURN, add_page_command, aspect_batches, line_crop, read_page
 from ocr.documents.synth_pages import render_page, stack_lines
-from ocr.metrics import cer
+from ocr.evaluation.metrics import cer
 
 
 def rect(x0: float, y0: float, x1: float, y1: float) -> TextBox:

@@ -1,4 +1,4 @@
-"""ocr.synth: determinism for a seed, font coverage, corpus sanity, shard round trip, test-set layout."""
+"""ocr.training.synth: determinism for a seed, font coverage, corpus sanity, shards, test-set layout."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from ocr.charset import CHARSET_FILE, charset_sha256, gb2312_chars, load_charset
-from ocr.synth import (
+from ocr.training.synth import (
     HELD_OUT_FONT,
     Corpus,
     amount_upper,
@@ -124,6 +124,6 @@ def test_render_test_set(tmp_path: Path) -> None:
     (101000000, "壹亿零壹佰万元整"),
 ])
 def test_amount_upper_zeros(yuan: int, text: str) -> None:
-    from ocr.synth import amount_upper
+    from ocr.training.synth import amount_upper
 
     assert amount_upper(yuan) == text

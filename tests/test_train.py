@@ -11,21 +11,15 @@ import numpy as np
 import pytest
 import torch
 
-from ocr.synth import available_fonts, render_shards, render_test_set
-from ocr.train import (
-    TrainConfig,
-    _Batches,
-    distill_targets,
-    evaluate,
-    export_run,
-    greedy_decode,
-    jitter_line,
-    load_checkpoint,
-    read_labels,
-    rescale_batch,
-    shard_files,
-    train,
-)
+from ocr.models.checkpoint import load_checkpoint
+from ocr.training.augment import jitter_line
+from ocr.training.config import TrainConfig
+from ocr.training.data import Batches, rescale_batch, shard_files
+from ocr.training.distill import distill_targets
+from ocr.training.evaluate import TorchCrnnEngine, evaluate
+from ocr.training.loop import export_run, train
+from ocr.training.schedule import lr_factor
+from ocr.training.synth import available_fonts, render_shards, render_test_set
 
 pytestmark = pytest.mark.skipif(
     not any(f.name == "noto-sans-sc" for f in available_fonts()), reason="fonts-noto-cjk is not installed"
@@ -74,7 +68,29 @@ def test_train_export_and_resume(tiny_data: tuple[Path, Path], tmp_path: Path) -
 
     result, pairs = evaluate(model, labels, meta["charset"], limit=0)  # type: ignore[arg-type]
     assert result.n == 4 and 0.0 <= result.line_acc <= 1.0 and len(pairs) == 4
-    assert len(read_labels(labels)) == 4
+
+
+def test_evaluation_runs_the_engines_path(tiny_data: tuple[Path, Path], tmp_path: Path) -> None:
+    """What training scores is what the crnn engine computes from the export: same input, same
+    log-probabilities (onnxruntime vs eager PyTorch), same greedy readings."""
+    from ocr.engines.crnn import CrnnEngine
+    from ocr.evaluation.datasets import open_labelled_set
+    from ocr.imageio import load_image
+    from ocr.pipeline import prepare, recognize_batch, run_model
+
+    shards, labels = tiny_data
+    out = train(_config(tmp_path, shards, labels, steps=2))
+    model, meta = load_checkpoint(out)
+    exported, in_training = CrnnEngine(out), TorchCrnnEngine(model, meta["charset"])  # type: ignore[arg-type]
+    assert exported.input_spec == in_training.input_spec and exported.charset == in_training.charset
+    with open_labelled_set(labels) as lset:
+        images = [load_image(s.image_path) for s in lset.runnable]  # type: ignore[arg-type]
+    pres = [prepare(img, exported) for img in images]
+    for a, b in zip(run_model(exported, pres), run_model(in_training, pres), strict=True):
+        assert a.logprobs.shape == b.logprobs.shape  # type: ignore[union-attr]
+        assert np.abs(np.exp(a.logprobs) - np.exp(b.logprobs)).max() < 1e-3  # type: ignore[operator]
+    _, pairs = evaluate(model, labels, meta["charset"])  # type: ignore[arg-type]
+    assert [h for _, h in pairs] == [r.text for r in recognize_batch(images, exported)]
 
 
 def test_export_run_writes_the_last_weights(tiny_data: tuple[Path, Path], tmp_path: Path) -> None:
@@ -110,7 +126,7 @@ def test_augmented_batches_are_a_function_of_the_step(tiny_data: tuple[Path, Pat
 
     shards, _ = tiny_data
     paths = sorted(shards.glob("shard_*.npz"))
-    plain, aug, aug2 = (_Batches(paths, load_charset(), 3, 1600, seed=4, augment=a)
+    plain, aug, aug2 = (Batches(paths, load_charset(), 3, 1600, seed=4, augment=a)
                         for a in (False, True, True))
     x0, t0, _, _ = plain.batch(7)
     x1, t1, _, w1 = aug.batch(7)
@@ -118,15 +134,6 @@ def test_augmented_batches_are_a_function_of_the_step(tiny_data: tuple[Path, Pat
     assert torch.equal(t0, t1)  # same lines, same labels
     assert torch.equal(x1, x2) and torch.equal(w1, w2)  # resumable: the jitter depends on (seed, step)
     assert x1.shape[2] == x0.shape[2] and not (x1.shape == x0.shape and torch.equal(x1, x0))
-
-
-def test_greedy_decode() -> None:
-    chars = ("", "a", "b")
-    logits = torch.full((1, 6, 3), -10.0)
-    for t, c in enumerate([1, 1, 0, 1, 2, 2]):
-        logits[0, t, c] = 0.0
-    assert greedy_decode(logits, [6], chars) == ["aab"]
-    assert greedy_decode(logits, [2], chars) == ["a"]
 
 
 def test_distillation_student_at_half_height(tiny_data: tuple[Path, Path], tmp_path: Path) -> None:
@@ -165,8 +172,6 @@ def test_rescale_batch_halves_height_and_widths() -> None:
 
 
 def test_lr_schedule_warmup_then_cosine_to_floor() -> None:
-    from ocr.train import lr_factor
-
     cfg = TrainConfig(shards=Path("s"), run_dir=Path("r"), steps=110, lr_schedule="cosine", warmup_steps=10,
                       min_lr_ratio=0.1)
     assert lr_factor(cfg, 0) == pytest.approx(0.1) and lr_factor(cfg, 9) == pytest.approx(1.0)

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from ocr.synth import font_by_name, render_line
+from ocr.training.synth import font_by_name, render_line
 
 OUT = Path(__file__).resolve().parents[1] / "sample_images"
 REAL = Path(__file__).resolve().parents[2] / "shared" / "real_samples"

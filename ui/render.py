@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from PIL import Image
 
-from ocr.metrics import diff_ops
+from ocr.evaluation.metrics import diff_ops
 
 __all__ = [
     "confidence_color",

@@ -24,7 +24,7 @@ import numpy as np
 from PIL import Image, ImageChops, ImageDraw, ImageFont
 
 from ocr.documents.geometry import rotate_expanded
-from ocr.synth import Corpus, FontSpec, amount_upper, available_fonts, font_covers
+from ocr.training.synth import Corpus, FontSpec, amount_upper, available_fonts, font_covers
 
 __all__ = ["PAGE_KINDS", "GTLine", "SynthPage", "degrade", "render_page", "sample_pages", "stack_lines"]
 

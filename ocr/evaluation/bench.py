@@ -20,16 +20,16 @@ from ocr.engines.base import Engine
 from ocr.engines.registry import ENGINES, load_engine
 from ocr.errors import OCRError
 from ocr.evaluation.datasets import LabelledSet, Sample
+from ocr.evaluation.metrics import DEFAULT_NORM, Normalization, cer, score_lines
 from ocr.evaluation.report import row_extras
 from ocr.imageio import load_image
-from ocr.metrics import DEFAULT_NORM, Normalization, cer, score_lines
 from ocr.pipeline import TEXT_DECODER, decoders_for, recognize_batch, recognize_each_decoder
 from ocr.preprocess import PreprocessConfig
 
 if TYPE_CHECKING:
     from ocr.pipeline import Recognition
 
-__all__ = ["LENGTH_BUCKETS", "BenchResult", "SampleResult", "run_bench"]
+__all__ = ["LENGTH_BUCKETS", "BenchResult", "SampleResult", "bucket_cer", "run_bench"]
 
 LENGTH_BUCKETS = ((1, 10), (11, 30), (31, 80), (81, 200))
 Progress = Callable[[int, int, str], None]
@@ -88,7 +88,9 @@ class BenchResult:
         return d
 
 
-def _bucket_cer(pairs: list[tuple[str, str]], norm: Normalization) -> dict[str, float | None]:
+def bucket_cer(pairs: list[tuple[str, str]], norm: Normalization = DEFAULT_NORM) -> dict[str, float | None]:
+    """CER per reference-length bucket (LENGTH_BUCKETS) of (reference, hypothesis) pairs; None where a
+    bucket has no line."""
     out: dict[str, float | None] = {}
     for lo, hi in LENGTH_BUCKETS:
         sel = [(r, h) for r, h in pairs if lo <= len(r) <= hi]
@@ -164,7 +166,7 @@ def _summarise(
         engine=name, decoder=dec.method if dec is not None else TEXT_DECODER, n=sc.n, line_acc=sc.line_acc,
         cer=sc.cer, ned=sc.ned, p50_ms=float(np.percentile(ms, 50)), p95_ms=float(np.percentile(ms, 95)),
         lines_per_s=lines_per_s, batch_size=batch_size, failed=len(rows) - len(timed),
-        cer_by_length=_bucket_cer(pairs, norm), samples=rows, **row_extras(rows, norm),
+        cer_by_length=bucket_cer(pairs, norm), samples=rows, **row_extras(rows, norm),
     )
 
 

@@ -26,9 +26,9 @@ from ocr.batch.inputs import Item
 from ocr.decoding import DECODERS, DecoderConfig
 from ocr.engines.registry import ENGINES
 from ocr.errors import OCRError
-from ocr.evaluation.bench import BenchResult, Progress, SampleResult, _bucket_cer
+from ocr.evaluation.bench import BenchResult, Progress, SampleResult, bucket_cer
 from ocr.evaluation.datasets import LabelledSet
-from ocr.metrics import DEFAULT_NORM, Normalization, cer, score_lines
+from ocr.evaluation.metrics import DEFAULT_NORM, Normalization, cer, score_lines
 from ocr.preprocess import PreprocessConfig
 
 __all__ = ["Runner", "run_bench_bulk", "sample_rows", "write_samples"]
@@ -46,7 +46,7 @@ def _score(name: str, decoder: str, rows: list[SampleResult], seconds: float, ba
         engine=name, decoder=decoder, n=sc.n, line_acc=sc.line_acc, cer=sc.cer, ned=sc.ned,
         p50_ms=float(np.percentile(ms, 50)), p95_ms=float(np.percentile(ms, 95)),
         lines_per_s=len(rows) / seconds if seconds > 0 else 0.0, batch_size=batch_size,
-        failed=len(rows) - len(timed), cer_by_length=_bucket_cer(pairs, norm), samples=rows,
+        failed=len(rows) - len(timed), cer_by_length=bucket_cer(pairs, norm), samples=rows,
     )
 
 

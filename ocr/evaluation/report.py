@@ -16,8 +16,8 @@ from typing import Protocol
 from ocr.evaluation.bootstrap import Interval, LineStats, PairedDiff, bootstrap_ci, paired_diff
 from ocr.evaluation.calibration import Calibration, calibrate
 from ocr.evaluation.confusions import Confusions, align_chars
+from ocr.evaluation.metrics import edit_distance
 from ocr.evaluation.normalize import Normalization, normalize, normalize_chars
-from ocr.metrics import edit_distance
 
 __all__ = ["TOP_CONFUSIONS", "RowAnalysis", "SampleLike", "analyse_row", "line_confidence", "pairwise",
            "row_extras"]

@@ -28,9 +28,9 @@ from pathlib import Path
 from ocr.errors import OCRError
 from ocr.evaluation.bench import BenchResult, SampleResult
 from ocr.evaluation.bootstrap import PairedDiff
+from ocr.evaluation.metrics import edit_distance
 from ocr.evaluation.normalize import DEFAULT_NORM, Normalization, normalize
 from ocr.evaluation.report import compare_rows
-from ocr.metrics import edit_distance
 
 __all__ = [
     "FORMAT",

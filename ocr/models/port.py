@@ -1,4 +1,4 @@
-"""Port ddddocr's `common.onnx` (fp32) weights into the torch CRNN, and slice its classifier.
+"""Port ddddocr's `common.onnx` (fp32) weights into the torch CRNN, and resize its classifier to a charset.
 
 ONNX LSTM gate blocks are ordered (i, o, f, c); torch's are (i, f, g=c, o). ONNX keeps W (input) and
 R (recurrent) weights and one bias vector [Wb; Rb] per direction.
@@ -14,7 +14,14 @@ import torch
 
 from ocr.models.crnn import CRNN, DDDDOCR
 
-__all__ = ["DDDDOCR_CHARSET_NAME", "ddddocr_charset", "ddddocr_onnx_path", "port_ddddocr", "slice_classes"]
+__all__ = [
+    "DDDDOCR_CHARSET_NAME",
+    "ddddocr_charset",
+    "ddddocr_onnx_path",
+    "extend_classes",
+    "port_ddddocr",
+    "slice_classes",
+]
 
 DDDDOCR_CHARSET_NAME = "CHARSET_BETA"  # the class list that goes with common.onnx (ddddocr beta=True)
 _ONNX_TO_TORCH_GATES = (0, 2, 3, 1)  # torch block k takes onnx block _ONNX_TO_TORCH_GATES[k]
@@ -110,3 +117,15 @@ def slice_classes(model: CRNN, src: list[str], dst: list[str], seed: int = 0,
         out.fc.weight.copy_(w)
         out.fc.bias.copy_(b)
     return out.eval()
+
+
+def extend_classes(model: CRNN, old: list[str], new: list[str]) -> CRNN:
+    """`model` with its head grown from `old` to `new` classes (old a prefix of new); see slice_classes.
+
+    A new traditional character starts from the row of its simplified form (OpenCC t2s) when that is a
+    class. Needs `opencc`."""
+    import opencc
+
+    t2s = opencc.OpenCC("t2s")
+    similar = {c: t2s.convert(c) for c in new[len(old):]}
+    return slice_classes(model, old, new, similar={c: s for c, s in similar.items() if s != c})

@@ -47,15 +47,17 @@ import numpy as np
 import torch
 
 from ocr.charset import Charset, charset_sha256
+from ocr.decoding import greedy_decode
 from ocr.engines.crnn import crnn_input_spec
 from ocr.engines.user import USER_PREFIX, base_checkpoint, user_model_dir, valid_user_name
 from ocr.errors import OCRError
 from ocr.evaluation.datasets import open_labelled_set
+from ocr.evaluation.metrics import score_lines
 from ocr.imageio import load_image
-from ocr.metrics import score_lines
+from ocr.models.checkpoint import load_checkpoint, save_export
 from ocr.models.crnn import CRNN
 from ocr.preprocess import PreprocessConfig, border_level, pad_batch, preprocess
-from ocr.train import greedy_decode, jitter_line, load_checkpoint, save_export
+from ocr.training.augment import jitter_line
 
 __all__ = [
     "DEFAULT_REHEARSAL",
@@ -283,11 +285,11 @@ def _usable(rows: list[tuple[str, str, np.ndarray, int]], labels: list[str | Non
 
 
 class Rehearsal:
-    """Rendered general lines (ocr.synth corpus and training fonts), line i a pure function of
+    """Rendered general lines (ocr.training.synth corpus and training fonts), line i a pure function of
     (seed, i), memoised: the general text the base model was trained on, mixed into every batch."""
 
     def __init__(self, height: int, chars: Sequence[str], seed: int, pool: int = 4096) -> None:
-        from ocr.synth import Corpus, training_fonts
+        from ocr.training.synth import Corpus, training_fonts
 
         self.height, self.seed, self.pool = height, seed, pool
         self.known = set(chars[1:])
@@ -299,7 +301,7 @@ class Rehearsal:
 
     def line(self, i: int) -> Line:
         """Line i of the pool (rendered on first use)."""
-        from ocr.synth import font_covers, render_line
+        from ocr.training.synth import font_covers, render_line
 
         i %= self.pool
         if i not in self._cache:
@@ -318,7 +320,7 @@ class Rehearsal:
 def reference_lines(height: int) -> list[Line]:
     """The fixed general reference set: the project's sample lines (sample_images/labels.tsv: 17 real
     + 12 rendered) and REFERENCE_RENDERED lines rendered in the held-out font (never trained on)."""
-    from ocr.synth import HELD_OUT_FONT, Corpus, font_by_name, font_covers, render_line
+    from ocr.training.synth import HELD_OUT_FONT, Corpus, font_by_name, font_covers, render_line
 
     out: list[Line] = []
     samples = Path(__file__).resolve().parents[2] / "sample_images" / "labels.tsv"
@@ -368,9 +370,9 @@ def _decode_lines(model: CRNN, lines: Sequence[Line], chars: Sequence[str], batc
         x = pad_batch([im[None].astype(np.float32) / 255.0 for im in imgs],
                       fill=[border_level(im) / 255.0 for im in imgs])
         lengths = [int(CRNN.output_length(im.shape[1])) for im in imgs]
-        logits = model(torch.from_numpy(x), torch.tensor(lengths))
-        for i, h in zip(idx, greedy_decode(logits, lengths, chars), strict=True):
-            hyps[i] = h
+        logp = model(torch.from_numpy(x), torch.tensor(lengths)).log_softmax(-1).numpy()
+        for i, row, t in zip(idx, logp, lengths, strict=True):
+            hyps[i] = greedy_decode(row[:t], chars).text
     return [hyps[i] for i in range(len(lines))]
 
 

@@ -21,7 +21,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from ocr.preprocess import background_is_dark
-from ocr.synth import FontSpec, _pil_font, font_covers, render_line
+from ocr.training.synth.fonts import FontSpec, font_covers, pil_font
+from ocr.training.synth.render import render_line
 
 __all__ = [
     "HAND_FONTS",
@@ -105,7 +106,7 @@ def _exists(f: FontSpec) -> bool:
 
 
 def _sc_fonts() -> list[FontSpec]:
-    from ocr.synth import training_fonts
+    from ocr.training.synth.fonts import training_fonts
 
     return training_fonts()
 
@@ -172,7 +173,7 @@ def _hand_line(text: str, font: FontSpec, rng: np.random.Generator) -> np.ndarra
     glyphs = []
     for c in text:
         s = max(12, int(size * rng.uniform(0.85, 1.12)))
-        f = _pil_font(font.path, font.index, s)
+        f = pil_font(font.path, font.index, s)
         adv = max(1, math.ceil(f.getlength(c)))
         tile = Image.new("L", (adv + 2 * pad, size + 2 * pad), paper)
         ImageDraw.Draw(tile).text((pad, pad + int(rng.integers(-size // 16, size // 16 + 1))), c, font=f,
@@ -202,7 +203,7 @@ def _plate(text: str, rng: np.random.Generator) -> np.ndarray:
     bg = tuple(int(np.clip(v + rng.integers(-25, 26), 0, 255)) for v in bg)
     fonts = [f for f in SIGN_FONTS if _exists(f) and font_covers(f, text)] or _sc_fonts()
     font = fonts[int(rng.integers(len(fonts)))]
-    f = _pil_font(font.path, font.index, 48)
+    f = pil_font(font.path, font.index, 48)
     gap = int(rng.integers(4, 14))
     width = int(sum(f.getlength(c) for c in text)) + gap * len(text) + 40
     img = Image.new("RGB", (width, 80), bg)
@@ -252,7 +253,7 @@ def _sign(text: str, font: FontSpec, rng: np.random.Generator) -> np.ndarray:
         if abs(luma(bg) - luma(fg)) > 70:
             break
     size = int(rng.integers(32, 64))
-    f = _pil_font(font.path, font.index, size)
+    f = pil_font(font.path, font.index, size)
     pad = int(size * rng.uniform(0.1, 0.5))
     w = int(f.getlength(text)) + 2 * pad
     h = int(size * 1.3) + 2 * pad // 2
@@ -291,10 +292,10 @@ def render_kind(kind: str, rng: np.random.Generator, corpus: object, height: int
                 held_out: bool = False) -> tuple[str, np.ndarray, str]:
     """(text, image (height, W) uint8 as the model sees it, font name) for one line of `kind`.
 
-    corpus: an ocr.synth.Corpus. held_out=True uses only the held-out faces (uming-cn for simplified
+    corpus: an ocr.training.synth.Corpus. held_out=True uses only the held-out faces (uming-cn for simplified
     text, HELD_OUT_TC_FONT for traditional) so a test set never shares a face with training.
     """
-    from ocr.synth import HELD_OUT_FONT, font_by_name
+    from ocr.training.synth.fonts import HELD_OUT_FONT, font_by_name
 
     sc = [font_by_name(HELD_OUT_FONT)] if held_out else _sc_fonts()
     tc = tc_fonts(held_out)
@@ -341,7 +342,7 @@ def kind_lines(n: int, seed: int, height: int = 64, mix: dict[str, float] | None
                held_out: bool = False) -> Iterator[tuple[str, np.ndarray, str]]:
     """(text, image (height, W), kind/font) for n lines drawn from `mix` (default KIND_MIX); line i is
     fully determined by (seed, i)."""
-    from ocr.synth import Corpus
+    from ocr.training.synth.corpus import Corpus
 
     mix = mix or KIND_MIX
     names = sorted(mix)

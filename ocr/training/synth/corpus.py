@@ -1,0 +1,206 @@
+"""An offline text corpus for synthetic lines: jieba-dictionary sentences, rare characters, numbers,
+dates and amounts (incl. 大写 via amount_upper), IDs, phone numbers, Latin words and mixed lines."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from ocr.charset import Charset, jieba_words, load_charset
+
+__all__ = ["Corpus", "amount_upper"]
+
+
+_DIGITS_UPPER = "零壹贰叁肆伍陆柒捌玖"
+_UNITS_UPPER = ["", "拾", "佰", "仟"]
+_DIGITS_LOWER = "〇一二三四五六七八九"
+_LATIN_WORDS = (
+    "the", "of", "and", "to", "in", "is", "for", "on", "with", "by", "from", "at", "as", "are", "this",
+    "that", "be", "or", "not", "you", "your", "we", "our", "all", "new", "more", "data", "system",
+    "service", "report", "total", "price", "order", "invoice", "number", "date", "time", "name",
+    "address", "phone", "email", "office", "bank", "account", "amount", "payment", "tax", "company",
+    "limited", "china", "beijing", "shanghai", "shenzhen", "road", "street", "building", "floor",
+    "room", "model", "type", "version", "page", "table", "figure", "note", "item", "unit", "qty",
+    "code", "user", "login", "error", "OK", "PDF", "USB", "CPU", "GPU", "API", "HTTP", "WiFi", "iPhone",
+    "Android", "Windows", "Linux", "Python", "OCR", "AI", "ID", "VIP", "CEO", "GDP", "LED", "App",
+)
+_PUNCT_CN = "，。、；：？！"
+_PUNCT_EN = ",.;:?!"
+_PAIRS_CN = ("“”", "‘’", "（）", "《》", "【】", "「」")
+_PAIRS_EN = ('""', "()", "[]")
+
+
+def amount_upper(yuan: int, jiao: int = 0, fen: int = 0) -> str:
+    """Chinese financial uppercase amount: 1234.5 -> 壹仟贰佰叁拾肆元伍角 (yuan < 10**12)."""
+
+    def four(n: int) -> str:
+        s, zero = "", False
+        for pos in range(3, -1, -1):
+            d = (n // 10**pos) % 10
+            if d == 0:
+                zero = bool(s)
+            else:
+                if zero:
+                    s += "零"
+                    zero = False
+                s += _DIGITS_UPPER[d] + _UNITS_UPPER[pos]
+        return s
+
+    groups = []  # 4-digit groups, lowest first
+    n = yuan
+    while n > 0:
+        groups.append(n % 10000)
+        n //= 10000
+    s, gap, prev = "", False, 0
+    for g in range(len(groups) - 1, -1, -1):
+        q = groups[g]
+        if q == 0:
+            gap = bool(s)  # a whole zero group between non-zero ones reads as one 零
+            continue
+        # zeros between the previous non-zero digit and this group's first one read as one 零:
+        # the higher group ends in 0, this group starts with 0, or a whole group was skipped
+        if s and (gap or q < 1000 or prev % 10 == 0):
+            s += "零"
+        s += four(q) + ["", "万", "亿"][g]
+        gap, prev = False, q
+    s = s or "零"
+    s += "元"
+    if jiao == 0 and fen == 0:
+        return s + "整"
+    if jiao:
+        s += _DIGITS_UPPER[jiao] + "角"
+    elif fen:
+        s += "零"
+    if fen:
+        s += _DIGITS_UPPER[fen] + "分"
+    return s
+
+
+@lru_cache(maxsize=1)
+def _weighted_words() -> tuple[tuple[str, ...], np.ndarray]:
+    """(words, cumulative weights) of jieba's dictionary words the charset covers, weights =
+    freq ** 0.5 (flattens the head)."""
+    cs = load_charset()
+    words, weights = [], []
+    for word, freq in jieba_words():
+        if not cs.covers(word) or not word.strip():
+            continue
+        words.append(word)
+        weights.append(freq ** 0.5)
+    cum = np.cumsum(np.asarray(weights, dtype=np.float64))
+    return tuple(words), cum / cum[-1]
+
+
+class Corpus:
+    """Random text lines from an offline mix: jieba-dictionary sentences, uniform rare characters,
+    numbers/dates/amounts (incl. 大写), IDs, phone numbers, Latin words and mixed lines.
+
+    Every line uses only charset characters. Deterministic for the Generator passed to `line`.
+    """
+
+    def __init__(self, charset: Charset | None = None) -> None:
+        self.charset = charset or load_charset()
+        self.words, self._cum = _weighted_words()
+        self.han = [c for c in self.charset.chars[1:] if "\u4e00" <= c <= "\u9fff"]
+
+    def _word(self, rng: np.random.Generator) -> str:
+        return self.words[int(np.searchsorted(self._cum, rng.random()))]
+
+    def sentence(self, rng: np.random.Generator, n_chars: int) -> str:
+        """Jieba words sampled by frequency, with Chinese punctuation, about `n_chars` long."""
+        out = ""
+        pairs = None
+        while len(out) < n_chars:
+            out += self._word(rng)
+            r = rng.random()
+            if r < 0.12 and len(out) < n_chars - 2:
+                out += _PUNCT_CN[int(rng.integers(0, 3))]
+            elif r < 0.15 and pairs is None and len(out) < n_chars - 4:
+                pairs = _PAIRS_CN[int(rng.integers(len(_PAIRS_CN)))]
+                out += pairs[0]
+            elif r < 0.25 and pairs is not None:
+                out += pairs[1]
+                pairs = None
+        out = out[:n_chars]
+        if pairs is not None and pairs[0] in out and len(out) > 2:
+            out = out[:-1] + pairs[1]
+        if rng.random() < 0.3 and len(out) > 3:
+            out = out[:-1] + _PUNCT_CN[int(rng.integers(len(_PUNCT_CN)))]
+        return out
+
+    def rare(self, rng: np.random.Generator, n_chars: int) -> str:
+        """Uniformly drawn Han characters (teaches classes that the word list rarely shows)."""
+        return "".join(self.han[int(i)] for i in rng.integers(0, len(self.han), n_chars))
+
+    def number(self, rng: np.random.Generator) -> str:
+        """A date, amount, phone, ID, time, percentage or code."""
+        k = int(rng.integers(0, 11))
+        y, m, d = int(rng.integers(1950, 2040)), int(rng.integers(1, 13)), int(rng.integers(1, 29))
+        if k == 0:
+            return f"{y}年{m}月{d}日"
+        if k == 1:
+            return f"{y}-{m:02d}-{d:02d}" if rng.random() < 0.5 else f"{y}/{m}/{d}"
+        if k == 2:
+            return "".join(_DIGITS_LOWER[int(c)] for c in str(y)) + "年" + f"{m}月"
+        if k == 3:
+            v = int(rng.integers(1, 10 ** int(rng.integers(2, 9))))
+            return amount_upper(v, int(rng.integers(0, 10)) * (rng.random() < 0.4),
+                                int(rng.integers(0, 10)) * (rng.random() < 0.3))
+        if k == 4:
+            v = rng.integers(1, 10**7) / 100
+            return ("￥" if rng.random() < 0.5 else "¥" if rng.random() < 0.5 else "") + f"{v:,.2f}"
+        if k == 5:
+            return "1" + "".join(str(int(c)) for c in rng.integers(0, 10, 10))
+        if k == 6:
+            a = "".join(str(int(c)) for c in rng.integers(0, 10, 17))
+            return a + ("X" if rng.random() < 0.2 else str(int(rng.integers(0, 10))))
+        if k == 7:
+            return f"{int(rng.integers(0, 24)):02d}:{int(rng.integers(0, 60)):02d}"
+        if k == 8:
+            return f"{rng.random() * 100:.1f}%"
+        if k == 9:
+            return f"0{int(rng.integers(10, 999))}-{int(rng.integers(1000000, 99999999))}"
+        letters = "ABCDEFGHJKLMNPQRSTUVWXYZ"
+        return "".join(letters[int(i)] for i in rng.integers(0, len(letters), int(rng.integers(1, 4)))) + str(
+            int(rng.integers(100, 10**6))
+        )
+
+    def latin(self, rng: np.random.Generator, n_words: int) -> str:
+        """Latin words with ASCII punctuation."""
+        words = [_LATIN_WORDS[int(i)] for i in rng.integers(0, len(_LATIN_WORDS), n_words)]
+        if rng.random() < 0.3:
+            words[0] = words[0].capitalize()
+        s = " ".join(words)
+        if rng.random() < 0.3:
+            s += _PUNCT_EN[int(rng.integers(len(_PUNCT_EN)))]
+        if rng.random() < 0.15:
+            p = _PAIRS_EN[int(rng.integers(len(_PAIRS_EN)))]
+            s = p[0] + s + p[1]
+        return s
+
+    def line(self, rng: np.random.Generator, min_len: int = 1, max_len: int = 24) -> str:
+        """One line, min_len..max_len characters (lengths skewed short)."""
+        n = int(min_len + (max_len - min_len) * rng.random() ** 1.3)
+        r = rng.random()
+        if r < 0.50:
+            s = self.sentence(rng, max(n, 1))
+        elif r < 0.60:
+            s = self.rare(rng, max(n, 1))
+        elif r < 0.72:
+            s = self.number(rng)
+            if rng.random() < 0.5:
+                s = self.sentence(rng, max(n - len(s), 2)) + ("：" if rng.random() < 0.5 else "") + s
+        elif r < 0.80:
+            s = self.latin(rng, max(1, n // 5))
+        else:
+            parts = []
+            while sum(map(len, parts)) < n:
+                q = rng.random()
+                parts.append(self.sentence(rng, int(rng.integers(2, 8))) if q < 0.55 else
+                             self.number(rng) if q < 0.8 else self.latin(rng, 1))
+            s = "".join(parts)
+        s = s[:max_len].strip() or self.rare(rng, max(min_len, 1))
+        while len(s) < min_len:
+            s += self.sentence(rng, min_len - len(s))
+        return s[:max_len]
