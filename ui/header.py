@@ -1,0 +1,35 @@
+"""The header drawn above every page: what the studio is, in one line, and the guided-start examples."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui.examples import EXAMPLES, NOTE_KEY, PENDING_KEY, apply_example
+
+__all__ = ["TAGLINE", "render_header"]
+
+TAGLINE = ("Chinese OCR studio — read Chinese text lines and whole pages offline, and see inside: the "
+           "preprocessing, the CTC matrix, greedy vs beam vs language-model decoding, and benchmarks.")
+PILLS_KEY = "hdr_example"
+
+
+def _picked() -> None:
+    name = st.session_state.get(PILLS_KEY)
+    st.session_state[PILLS_KEY] = None  # a one-shot button row, not a lasting choice
+    if name in EXAMPLES:
+        apply_example(name)
+
+
+def render_header() -> None:
+    """The tagline and a row of one-click examples; switches page when an example was just picked."""
+    target = st.session_state.pop(PENDING_KEY, None)
+    if target:
+        st.switch_page(target)
+    left, right = st.columns([5, 6], vertical_alignment="center")
+    left.html(f'<div class="studio-tagline" style="font-size:15px;color:#444;line-height:1.35">'
+              f"<b>🀄 {TAGLINE.split(' — ')[0]}</b> — {TAGLINE.split(' — ', 1)[1]}</div>")
+    right.pills("Try an example", list(EXAMPLES), key=PILLS_KEY, on_change=_picked,
+                format_func=lambda n: EXAMPLES[n].title, label_visibility="collapsed")
+    note = st.session_state.pop(NOTE_KEY, None)
+    if note:
+        st.info(note, icon=":material/lightbulb:")
