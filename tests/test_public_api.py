@@ -31,3 +31,17 @@ def test_package_docstring_example_runs(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.chdir(REPO)
     result = doctest.testmod(ocr, optionflags=doctest.ELLIPSIS, verbose=False)
     assert result.attempted >= 5 and result.failed == 0
+
+
+def test_console_script_beside_python_m_ocr() -> None:
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(sys.executable).with_name("ocr")
+    if not script.exists():
+        pytest.skip("the package is not installed (make install runs pip install -e .)")
+    out = subprocess.run([str(script), "engines", "--json"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert [row["name"] for row in json.loads(out.stdout)][:1] == [ocr.engine_names()[0]]
