@@ -22,11 +22,12 @@ def _interrupt(_signum: int, _frame: FrameType | None) -> None:
 
 
 def _cmd_finetune(args: argparse.Namespace) -> int:
-    from ocr.training.finetune import FinetuneConfig, finetune
+    from ocr.training.finetune import DEFAULT_REHEARSAL, FinetuneConfig, finetune
 
+    rehearsal = DEFAULT_REHEARSAL if args.rehearsal is None else args.rehearsal
     cfg = FinetuneConfig(
         train=args.train, val=args.val, base=args.base, name=args.name, minutes=args.minutes,
-        steps=args.steps, batch_size=args.batch_size, rehearsal=args.rehearsal, augment=not args.no_augment,
+        steps=args.steps, batch_size=args.batch_size, rehearsal=rehearsal, augment=not args.no_augment,
         lr=args.lr, seed=args.seed, threads=args.threads, eval_every_s=args.eval_every,
         eval_every_steps=args.eval_every_steps, reference=not args.no_reference, fresh=args.fresh,
         max_disk_mb=float(os.environ.get("OCR_FINETUNE_MAX_MB", "1024")),
@@ -101,9 +102,8 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
 
 
 def add_finetune_command(sub: argparse._SubParsersAction) -> None:
-    """Register `finetune` on the CLI's subparsers."""
-    from ocr.training.finetune import DEFAULT_REHEARSAL
-
+    """Register `finetune` on the CLI's subparsers. Imports nothing heavy: ocr.training.finetune
+    (torch) loads only when the command runs, so every other command stays light."""
     p = sub.add_parser("finetune",
                        help="fine-tune one of our CRNNs on your labelled lines -> engine user:NAME")
     p.add_argument("train", help="labelled lines: a labels file, a folder holding one, or a .zip")
@@ -115,8 +115,8 @@ def add_finetune_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, default=0,
                    help="total optimiser steps (default: 300 without --minutes)")
     p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--rehearsal", type=float, default=DEFAULT_REHEARSAL,
-                   help="share of each batch that is rendered general text (0 = off)")
+    p.add_argument("--rehearsal", type=float, default=None,
+                   help="share of each batch that is rendered general text (0 = off; default 0.25)")
     p.add_argument("--no-augment", action="store_true", help="no per-line jitter of your lines")
     p.add_argument("--lr", type=float, default=3e-4)
     p.add_argument("--seed", type=int, default=0)
