@@ -6,7 +6,7 @@ PORT   ?= 8501
 # The app has no login: it listens on this machine only unless asked (make app HOST=0.0.0.0; see README).
 HOST   ?= 127.0.0.1
 
-.PHONY: app api test install install-dev system lint bench clean
+.PHONY: app api test install install-dev system lint bench screenshots clean
 
 app: install
 	$(BIN)/streamlit run app.py --server.address $(HOST) --server.port $(PORT)
@@ -42,6 +42,9 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt requirements-ray
 
 lint: install-dev
 	$(BIN)/ruff check .
+
+screenshots: install-dev   # docs/screenshots/: every page at 1280x720 and 1400x1000 (headless Chromium)
+	$(BIN)/python tools/screenshots.py
 
 bench: install
 	$(BIN)/python -m ocr bench sample_images/labels.tsv --engine all --decoder greedy,beam
