@@ -2,32 +2,36 @@
 
 from __future__ import annotations
 
-import contextlib
 import html
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import streamlit as st
 
 from ocr.decoding import DECODER_TITLES, DECODERS
 from ocr.engines.registry import ENGINES
-from ocr.evaluation.normalize import DEFAULT_NORM
 from ocr.errors import OCRError
+from ocr.evaluation.normalize import DEFAULT_NORM
+from ui.bench_job import BenchJob, current_job, start_job
 from ui.benchset import (
     BenchRun,
     buckets_frame,
     results_json,
-    sample_problems,
     samples_frame,
     stage_upload,
     summary_frame,
-from ui.evaluation_view import evaluation_section, save_page_run, saved_runs_section
 )
-from ui.figures import accuracy_latency_figure, cer_by_length_figure, latency_figure
+from ui.evaluation_view import evaluation_section, save_page_run, saved_runs_section
+from ui.figures import WHISKER_CAPTION, accuracy_latency_figure, cer_by_length_figure, latency_figure
+from ui.finetune_view import error_actions, remember_bench_set
 from ui.inputs import IMAGE_TYPES, SAMPLE_LABELS
-from ui.render import diff_html, thumbnail_uri
+from ui.render import diff_html
 from ui.resources import engine_status
 from ui.sidebar import current_settings, ensure_navigation
+
+if TYPE_CHECKING:
+    from ocr.evaluation.bench import BenchResult
+    from ocr.evaluation.datasets import LabelledSet
 
 PREFIX = "bench"
 RUN_KEY = f"{PREFIX}_run"
@@ -35,41 +39,49 @@ SOURCE_KEY = f"{PREFIX}_source"  # "sample" | "upload": which set the next run u
 MAX_ROWS = 300
 
 
-def _run(source: bytes | Path, set_name: str, engines: list[str], decoders: list[str]) -> BenchRun | None:
-    """Open the set, run the benchmark with a progress bar, keep thumbnails. None after st.error."""
-    from ocr.evaluation.bench import run_bench
-    from ocr.evaluation.datasets import open_labelled_set
-    from ocr.imageio import load_image
+def _handover(lset: LabelledSet, results: list[BenchResult]) -> dict[str, object]:
+    """Session-state entries for the Fine-tune page (this set and its error lines), made in the job."""
+    state: dict[str, object] = {}
+    remember_bench_set(lset, results, state)
+    return state
 
-    settings = current_settings()
-    bar = st.progress(0.0, text="Opening the set…")
 
-    def progress(done: int, total: int, label: str) -> None:
-        bar.progress(min(done / max(total, 1), 1.0), text=f"{label}: {done}/{total} lines")
+@st.fragment(run_every=1.0)
+def _watch(job: BenchJob) -> None:
+    """Progress, ETA and a cancel button, redrawn every second; a full rerun once the job has ended."""
+    if job.state != "running":
+        st.rerun()
+    eta = job.eta_s()
+    text = (f"{job.label}: {job.done}/{job.total} lines · {job.elapsed_s:.0f} s"
+            + (f" · about {eta:.0f} s left" if eta is not None else ""))
+    st.progress(min(job.done / job.total, 1.0) if job.total else 0.0, text=text)
+    if job._cancel.is_set():
+        st.caption("Cancelling after the line in progress…")
+    elif st.button("Cancel the run", key=f"{PREFIX}_cancel"):
+        job.cancel()
+        st.caption("Cancelling after the line in progress…")
 
-    try:
-        with open_labelled_set(source, name=set_name) as lset:
-            if not lset.runnable:
-                bar.empty()
-                st.error(f"No runnable line in {set_name}: every row has a problem (see below).")
-                return BenchRun(set_name, [], {}, list(lset.problems), sample_problems(lset))
-            thumbs: dict[str, str] = {}
-            for s in lset.runnable:  # a failing image is reported per sample by run_bench
-                with contextlib.suppress(OCRError):
-                    thumbs[s.key] = thumbnail_uri(load_image(s.image_path))  # type: ignore[arg-type]
-            results = run_bench(lset, engines, decoders, progress=progress,
-                                decoder_template=settings.decoder_config("greedy"))
-            bar.progress(1.0, text=f"Done: {len(results)} run(s) over {len(lset.samples)} lines")
-            return BenchRun(lset.name, results, thumbs, list(lset.problems), sample_problems(lset))
-    except OCRError as exc:
-        bar.empty()
-        st.error(f"Cannot benchmark {set_name}: {exc}")
-        return None
+
+def _report(job: BenchJob) -> None:
+    """Collect a finished job once (its results and hand-over), then say how it ended."""
+    if not job.collected:
+        job.collected = True
+        if job.run is not None:
+            st.session_state[RUN_KEY] = job.run
+            save_page_run(job.run, {"engines": job.engines, "decoders": job.decoders,
+                                    "normalization": DEFAULT_NORM.as_dict()})  # issue 20: every run saved
+        st.session_state.update(job.handover)
+    where = f"{job.set_name} · {', '.join(job.engines)}"
+    if job.state == "cancelled":
+        st.warning(f"Run cancelled after {job.done}/{job.total} lines ({job.elapsed_s:.0f} s) on {where}: "
+                   "its partial results were not kept.")
+    elif job.state == "failed":
+        st.error(job.error or "The benchmark failed.")
+    else:
+        st.success(f"Done in {job.elapsed_s:.0f} s: {where}.")
 
 
 def _choose() -> tuple[list[str], list[str]]:
-            save_page_run(job.run, {"engines": job.engines, "decoders": job.decoders,
-                                    "normalization": DEFAULT_NORM.as_dict()})  # issue 20: every run saved
     status = engine_status()
     usable = [n for n in ENGINES if status[n][0]]
     settings = current_settings()
@@ -125,8 +137,10 @@ def _sample_table(run: BenchRun, df: pd.DataFrame) -> None:
 
 def _show(run: BenchRun) -> None:
     if run.problems or run.rows:
-        with st.expander(f"Problems in {run.set_name}: {len(run.problems)} set-level, {len(run.rows)} rows",
-                         expanded=not run.results):
+        refused = sum(not r.get("runs", True) for r in run.rows)
+        with st.expander(f"Problems in {run.set_name}: {len(run.problems)} set-level, {len(run.rows)} rows"
+                         + (f" ({refused} not run)" if refused else ""),
+                         expanded=not run.results or refused > 0):
             for p in run.problems:
                 st.warning(p)
             if run.rows:
@@ -152,6 +166,8 @@ def _show(run: BenchRun) -> None:
     for col, (title, fig, key) in zip(st.columns(3), charts, strict=True):
         col.markdown(f"**{title}**")
         col.plotly_chart(fig, key=f"{PREFIX}_fig_{key}", config={"displaylogo": False})
+    st.caption(f"{WHISKER_CAPTION} Colours: one per engine in all three charts; in the CER chart the bar "
+               "pattern tells the decoders apart and each bar carries its value (a CER of 0 shows as 0).")
     d1, d2, d3 = st.columns(3)
     d1.download_button("Summary CSV", summary.to_csv(index=False).encode("utf-8"), "bench_summary.csv",
                        "text/csv", key=f"{PREFIX}_dl_summary")
@@ -159,6 +175,8 @@ def _show(run: BenchRun) -> None:
                        "text/csv", key=f"{PREFIX}_dl_samples")
     d3.download_button("All as JSON", results_json(run).encode("utf-8"), "bench.json", "application/json",
                        key=f"{PREFIX}_dl_json")
+    evaluation_section(run)
+    error_actions(PREFIX)
     st.subheader("Per sample")
     _sample_table(run, samples)
 
@@ -175,38 +193,47 @@ def main() -> None:
     engines, decoders = _choose()
     b1, b2 = st.columns(2)
     run_upload = b1.button("Run on the uploaded set", type="primary", disabled=not uploads,
-    evaluation_section(run)
                            key=f"{PREFIX}_run_upload")
     run_sample = b2.button("Use the sample set (sample_images/labels.tsv)", disabled=not has_sample,
                            key=f"{PREFIX}_run_sample")
     if not has_sample:
         b2.caption("No sample_images/labels.tsv here.")
+    job = current_job()
+    running = job is not None and job.state == "running"
     if run_upload or run_sample:
-        if not engines:
+        if running:
+            st.error("A benchmark is already running: wait for it or cancel it.")
+        elif not engines:
             st.error("Choose at least one engine.")
         elif not decoders and any(ENGINES[e].has_ctc for e in engines):
             st.error("Choose at least one decoder for the CTC engines.")
-        elif run_sample:
-            result = _run(SAMPLE_LABELS, "sample_images", engines, decoders)
-            if result is not None:
-                st.session_state[RUN_KEY] = result
         else:
-            files = [(f.name, f.getvalue()) for f in uploads or []]
-            name = files[0][0] if len(files) == 1 else f"{len(files)} uploaded files"
-            try:
-                with stage_upload(files) as source:
-                    result = _run(source, name, engines, decoders)
-            except OCRError as exc:
-                st.error(f"Cannot use the upload: {exc}")
-                result = None
-            if result is not None:
-                st.session_state[RUN_KEY] = result
+            template = current_settings().decoder_config("greedy")
+            if run_sample:
+                job = start_job(SAMPLE_LABELS, "sample_images", engines, decoders, template, _handover)
+            else:
+                files = [(f.name, f.getvalue()) for f in uploads or []]
+                name = files[0][0] if len(files) == 1 else f"{len(files)} uploaded files"
+                try:
+                    with stage_upload(files):  # refuse a bad upload now, with its reason
+                        pass
+                    job = start_job(files, name, engines, decoders, template, _handover)
+                except OCRError as exc:
+                    st.error(f"Cannot use the upload: {exc}")
+            running = job is not None and job.state == "running"
+    if running and job is not None:
+        st.info(f"Benchmarking {job.set_name} ({', '.join(job.engines)} × {', '.join(job.decoders)}) in the "
+                "background: sidebar changes and visits to other pages do not stop it; this page picks it "
+                "up again when you come back.")
+        _watch(job)
+        return
+    if job is not None:
+        _report(job)
     run = st.session_state.get(RUN_KEY)
     if isinstance(run, BenchRun):
         _show(run)
-    elif not (run_upload or run_sample):
+    elif job is None:
         st.info("Choose a set and press run.")
     saved_runs_section(RUN_KEY)
-
 
 main()

@@ -23,8 +23,10 @@ from ui.resources import cached_decode, cached_matrix, get_engine
 from ui.sidebar import current_settings, ensure_navigation
 
 PREFIX = "insp"
-HANDOVER_KEY = "inspector_image"  # a line crop another page (Document) hands over: (H, W[, 3]) uint8
-HANDOVER_NAME = "⟨line crop from the Document page⟩"
+LEGEND = ("**How to read it:** darker cells = higher probability of that class at that timestep. "
+          "Red dots joined by a line: the greedy path (the most probable class at each timestep, drawn "
+          "where that class is one of the rows). Red boxes on the image: the timesteps each character of "
+          "the chosen decoder's best reading spans, with the character above its box.")
 
 
 def _marked(greedy: str, text: str) -> str:
@@ -63,8 +65,14 @@ def _heatmap(model_image: np.ndarray, logprobs: np.ndarray, charset: tuple[str, 
                                  key=f"{PREFIX}_show_spans")
     spans = best.spans if (best is not None and show_spans) else ()
     chars = [charset[i] for i in best.labels] if (best is not None and show_spans) else []
-    fig = ctc_figure(model_image, logprobs, charset, k=k, spans=spans, span_chars=chars)
-    st.plotly_chart(fig, key=f"{PREFIX}_heatmap", config={"displaylogo": False})
+    with st.spinner("Drawing the probability heatmap…"):
+        fig = ctc_figure(model_image, logprobs, charset, k=k, spans=spans, span_chars=chars)
+    if fig.layout.width:  # a long line at its true proportions: the chart scrolls sideways
+        st.html("<style>.st-key-insp_plot{overflow-x:auto}</style>")
+    with st.container(key=f"{PREFIX}_plot"):
+        st.plotly_chart(fig, key=f"{PREFIX}_heatmap", config={"displaylogo": False},
+                        width="content" if fig.layout.width else "stretch")
+    st.caption(LEGEND)
 
 
 def main() -> None:
@@ -82,8 +90,7 @@ def main() -> None:
         st.error(f"The engine {settings.engine!r} is unavailable here: {settings.engine_reason}. "
                  "Choose another engine in the sidebar.")
         return
-    handed = st.session_state.get(HANDOVER_KEY)
-    picked = image_picker(PREFIX, extra={HANDOVER_NAME: handed} if handed is not None else None)
+    picked = image_picker(PREFIX)
     if picked is None:
         return
     with st.expander("Preprocessing", expanded=False):

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from ocr.errors import OCRError
 from ocr.evaluation.metrics import cer
 from ocr.pipeline import Recognition, recognize
-from ui.inputs import STAGE_TITLES, display_image, image_picker, preprocess_config_from_state, stage_controls
+from ui.current import get_current, set_page
+from ui.inputs import (
+    STAGE_TITLES,
+    PickedImage,
+    display_image,
+    image_picker,
+    preprocess_config_from_state,
+    stage_controls,
+)
 from ui.render import (
     confidence_html,
     confidence_legend_html,
+    deleted_share,
     diff_html,
     plain_text_html,
     stage_image_html,
@@ -23,21 +33,44 @@ from ui.sidebar import current_settings, ensure_navigation
 PREFIX = "rec"
 
 
+DELETION_WARNING = 0.3  # warn when the chosen decoder leaves out this share of the greedy characters
+PAGE_LIKE_HEIGHT = 160  # px: a line image this tall and not wide is more likely a whole page
+
+
+def looks_like_page(image: np.ndarray) -> bool:
+    """A whole page uploaded as a line: tall (≥ PAGE_LIKE_HEIGHT px) and less than 3 times wider than tall."""
+    h, w = image.shape[:2]
+    return h >= PAGE_LIKE_HEIGHT and w < 3 * h
+
+
 def _result(box: DeltaGenerator, rec: Recognition, label: str | None) -> None:
     """The recognized text, coloured per character, with timings and (for a labelled sample) the diff."""
     with box:
         st.subheader("Recognized text")
-        if rec.best is not None:
-            best = rec.best
+        best = rec.best
+        if best is not None and best.labels:
             chars = [rec.charset[i] for i in best.labels]
             st.html(confidence_html(chars, best.confidences))
             st.html(confidence_legend_html())
+        elif best is not None:
+            st.html(confidence_html([], []))
         else:
-            st.html(confidence_html(list(rec.text), [1.0] * len(rec.text)))
-            st.caption("This engine returns text only: no per-character confidence (shown as 1.0).")
+            st.html(confidence_html(list(rec.text), None))
+            st.caption("This engine returns text only: it gives no per-character confidence, so the "
+                       "characters are grey.")
+        if best is not None and rec.logprobs is not None and rec.decoder != "greedy":
+            from ocr.decoding import DecoderConfig, decode
+
+            greedy = decode(rec.logprobs, rec.charset, DecoderConfig(method="greedy"))
+            greedy_text = greedy[0].text if greedy else ""
+            share = deleted_share(greedy_text, rec.text)
+            if share >= DELETION_WARNING and len(greedy_text) >= 2:
+                st.warning(f"The {rec.decoder} decoder left out {share:.0%} of the characters the greedy "
+                           f"path reads ({greedy_text!r} → {rec.text!r}). Mean confidence only scores the "
+                           "characters that remain: lower the LM weight α or raise the length bonus β.")
         # Plain selectable text; st.code's syntax highlighter would add ~0.6 s to the first render.
         st.html(plain_text_html(rec.text))
-        conf = rec.best.mean_confidence if rec.best is not None else None
+        conf = best.mean_confidence if best is not None and best.labels else None
         st.html(timings_html(rec.timings, rec.elapsed_ms, conf))
         if label is not None:
             ref_html, hyp_html = diff_html(label, rec.text)
@@ -47,15 +80,31 @@ def _result(box: DeltaGenerator, rec: Recognition, label: str | None) -> None:
                     "(NFKC, spaces ignored)</span></div>")
 
 
+def _page_hint(picked: PickedImage) -> None:
+    """Point to the Document page when the image looks like a whole page rather than a line."""
+    h, w = picked.image.shape[:2]
+    left, right = st.columns([4, 1], vertical_alignment="center")
+    left.warning(f"This image is {w}×{h} px: more like a whole page than one text line. A line engine reads "
+                 "one row of text; the Document page finds the lines first.")
+    if right.button("Read it as a page", key=f"{PREFIX}_to_document"):
+        current = get_current()
+        if current is not None:
+            set_page(current)
+            st.session_state["doc_source"] = "Upload"  # the Document page's choice that shows the kept page
+        st.switch_page("pages/document.py")
+
+
 def main() -> None:
     ensure_navigation()
     st.title("Recognize")
-    st.caption("A single text line: each preprocessing stage is shown next to its switch, then the text the "
-               "chosen engine and decoder (sidebar) read, each character coloured by its confidence.")
+    st.caption("A single text line: the text the chosen engine and decoder (sidebar) read, each character "
+               "coloured by its confidence, then every preprocessing stage next to its switch.")
     picked = image_picker(PREFIX)
     settings = current_settings()
     if picked is None:
         return
+    if looks_like_page(picked.image):
+        _page_hint(picked)
     if not settings.engine_ok:
         st.error(f"The engine {settings.engine!r} is unavailable here: {settings.engine_reason}. "
                  "Choose another engine in the sidebar.")

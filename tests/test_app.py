@@ -101,6 +101,24 @@ def summary_table(at: AppTest) -> pd.DataFrame:
     raise AssertionError("no results table on the page")
 
 
+def finish_bench(at: AppTest, timeout: float = 300) -> AppTest:
+    """Rerun until the benchmark started by the last click has ended (it runs in a background thread;
+    the page reattaches on each run, as a browser's periodic refresh would)."""
+    import time
+
+    from ui.bench_job import JOB_KEY, _jobs
+
+    deadline = time.monotonic() + timeout
+    while True:
+        job_id = at.session_state[JOB_KEY] if JOB_KEY in at.session_state else None  # noqa: SIM401
+        job = _jobs().get(job_id) if job_id else None
+        if job is None or job.state != "running":
+            break
+        assert time.monotonic() < deadline, "the benchmark did not finish"
+        time.sleep(0.3)
+    return at.run()
+
+
 def plotly_specs(at: AppTest) -> list[dict]:
     return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
 
@@ -120,7 +138,7 @@ def test_app_starts_on_recognize_with_sidebar() -> None:
 def test_recognize_upload_shows_text_stages_and_timings() -> None:
     engine = first_usable_ctc()
     at = start(engine=engine)
-    at.file_uploader(key="rec_upload").upload("line.png", png("中文识别"), "image/png")
+    at.file_uploader(key="img_upload").upload("line.png", png("中文识别"), "image/png")
     at.run()
     assert not at.exception, at.exception
     assert not error_texts(at)
@@ -136,7 +154,7 @@ def test_recognize_upload_shows_text_stages_and_timings() -> None:
 def test_recognize_stage_switches_add_stages() -> None:
     engine = first_usable_ctc()
     at = start(engine=engine)
-    at.file_uploader(key="rec_upload").upload("line.png", png("图像预处理"), "image/png")
+    at.file_uploader(key="img_upload").upload("line.png", png("图像预处理"), "image/png")
     at.run()
     before = stage_images(at)
     at.toggle(key="rec_pre_denoise").set_value(True)
@@ -171,12 +189,12 @@ def test_recognize_bad_upload_shows_error_and_page_keeps_working(name: str, data
     at = start(engine=engine)
     if data is None:
         data = bomb_png(60_000, 60_000)
-    at.file_uploader(key="rec_upload").upload(name, data, "application/octet-stream")
+    at.file_uploader(key="img_upload").upload(name, data, "application/octet-stream")
     at.run()
     assert not at.exception, at.exception
     assert any(name in e for e in error_texts(at)), error_texts(at)
     # the page is still usable: replace the bad file with a good one
-    at.file_uploader(key="rec_upload").set_value(("good.png", png("好"), "image/png"))
+    at.file_uploader(key="img_upload").set_value(("good.png", png("好"), "image/png"))
     at.run()
     assert not at.exception, at.exception
     assert not error_texts(at)
@@ -210,7 +228,7 @@ def test_unavailable_engine_is_marked_and_pages_say_why(monkeypatch: pytest.Monk
     assert at.selectbox(key="sb_engine").value == missing
     assert "unavailable" in at.selectbox(key="sb_engine").format_func(missing)
     assert any(reason in e for e in error_texts(at))
-    at.file_uploader(key="rec_upload").upload("line.png", png("中文"), "image/png")
+    at.file_uploader(key="img_upload").upload("line.png", png("中文"), "image/png")
     at.run()
     assert not at.exception, at.exception
     assert any("unavailable" in e and reason in e for e in error_texts(at))
@@ -226,7 +244,7 @@ def test_text_only_engine_disables_decoder_and_inspector_says_so(name: str) -> N
     need(name)
     at = start(engine=name)
     assert at.radio(key="sb_decoder").disabled
-    at.file_uploader(key="rec_upload").upload("line.png", png("中文识别"), "image/png")
+    at.file_uploader(key="img_upload").upload("line.png", png("中文识别"), "image/png")
     at.run()
     assert not at.exception, at.exception
     assert 'class="ocr-plain"' in html_bodies(at)
@@ -242,7 +260,7 @@ def test_text_only_engine_disables_decoder_and_inspector_says_so(name: str) -> N
 def test_inspector_every_ctc_engine(name: str) -> None:
     need(name)
     at = start("inspector", engine=name)
-    at.file_uploader(key="insp_upload").upload("line.png", png("识别文字"), "image/png")
+    at.file_uploader(key="img_upload").upload("line.png", png("识别文字"), "image/png")
     at.run()
     assert not at.exception, at.exception
     assert not error_texts(at)
@@ -279,7 +297,7 @@ def test_inspector_slider_rerenders_without_rerunning_the_model(monkeypatch: pyt
 
     monkeypatch.setattr(ocr.preprocess, "preprocess", counting)
     at = start("inspector", engine=engine)
-    at.file_uploader(key="insp_upload").upload("line.png", png("缓存矩阵"), "image/png")
+    at.file_uploader(key="img_upload").upload("line.png", png("缓存矩阵"), "image/png")
     at.run()
     assert not at.exception, at.exception
     after_first = calls["n"]
@@ -292,33 +310,37 @@ def test_inspector_slider_rerenders_without_rerunning_the_model(monkeypatch: pyt
 
 
 def test_inspector_takes_a_crop_handed_over_by_another_page() -> None:
-    """The Document page stores a line crop in st.session_state["inspector_image"]; the inspector
-    lists it first and selects it."""
+    """The Document page makes a line crop the current image (ui.current); the inspector shows it, says
+    where it came from, and a sample picked afterwards replaces it."""
+    from ui.current import CURRENT_KEY, CurrentImage, array_key
+
     engine = first_usable_ctc()
     crop = render("交给检查器")
-    at = start("inspector", engine=engine, inspector_image=crop)
+    handed = CurrentImage("line 1 of a page", array_key(crop), crop, "a line of the Document page")
+    at = start("inspector", engine=engine, **{CURRENT_KEY: handed})
     assert not error_texts(at)
-    assert at.selectbox(key="insp_sample").value.startswith("⟨line crop")
+    assert at.selectbox(key="img_sample").value is None  # not a sample
     assert plotly_specs(at)
     caption = " ".join(c.value for c in at.caption)
-    assert "line crop" in caption
-    # the user can still pick a sample instead, and the choice sticks
-    options = at.selectbox(key="insp_sample").options
-    if len(options) > 1:
-        at.selectbox(key="insp_sample").select_index(1).run()
-        assert not at.exception, at.exception
-        at.run()
-        assert at.selectbox(key="insp_sample").index == 1
+    assert "line 1 of a page" in caption and "a line of the Document page" in caption
+    options = at.selectbox(key="img_sample").options
+    at.selectbox(key="img_sample").select_index(1).run()
+    assert not at.exception, at.exception
+    at.run()
+    assert at.selectbox(key="img_sample").value == options[1]
+    assert options[1] in " ".join(c.value for c in at.caption)
 
 
 def test_inspector_bad_upload_shows_error() -> None:
     engine = first_usable_ctc()
     at = start("inspector", engine=engine)
-    at.file_uploader(key="insp_upload").upload("x.tiff", b"II*\x00garbage", "image/tiff")
+    before = " ".join(c.value for c in at.caption if "Current image" in c.value)
+    at.file_uploader(key="img_upload").upload("x.tiff", b"II*\x00garbage", "image/tiff")
     at.run()
     assert not at.exception, at.exception
     assert any("x.tiff" in e for e in error_texts(at))
-    assert not plotly_specs(at)
+    # the bad file does not replace the current image
+    assert " ".join(c.value for c in at.caption if "Current image" in c.value) == before
 
 
 # --- Benchmark -------------------------------------------------------------------------------------------
@@ -343,7 +365,7 @@ def test_benchmark_zip_upload_runs_and_reports_problems() -> None:
     at.file_uploader(key="bench_upload").upload("set.zip", data, "application/zip")
     at.run()
     at.button(key="bench_run_upload").click()
-    at.run()
+    finish_bench(at.run())
     assert not at.exception, at.exception
     assert not error_texts(at)
     summary = summary_table(at)
@@ -373,7 +395,7 @@ def test_benchmark_labels_file_with_images_upload() -> None:
     ])
     at.run()
     at.button(key="bench_run_upload").click()
-    at.run()
+    finish_bench(at.run())
     assert not at.exception, at.exception
     assert not error_texts(at)
     assert list(summary_table(at)["n"]) == [2]
@@ -391,7 +413,7 @@ def test_benchmark_bad_uploads_show_error(files: list[tuple[str, bytes, str]], m
     at.file_uploader(key="bench_upload").set_value(files)
     at.run()
     at.button(key="bench_run_upload").click()
-    at.run()
+    finish_bench(at.run())
     assert not at.exception, at.exception
     assert any(message in e for e in error_texts(at)), error_texts(at)
     assert at.button(key="bench_run_upload")  # still there, still usable
@@ -405,7 +427,7 @@ def test_benchmark_sample_set_button() -> None:
     engine = first_usable_ctc()
     at = start("benchmark", engine=engine, bench_engines=[engine], bench_decoders=["greedy"])
     at.button(key="bench_run_sample").click()
-    at.run()
+    finish_bench(at.run())
     assert not at.exception, at.exception
     assert not error_texts(at)
     assert int(summary_table(at)["n"].iloc[0]) > 0

@@ -32,8 +32,10 @@ def need_engine() -> None:
 
 
 def start(**state: object) -> AppTest:
+    """The page with the sidebar's engine ppocr-v4 and (unless given) the classical detector."""
     at = AppTest.from_file(str(PAGE), default_timeout=TIMEOUT)
-    at.session_state["engine"] = "ppocr-v4"
+    at.session_state["sb_engine"] = "ppocr-v4"
+    at.session_state["doc_detector"] = "classical"
     for key, value in state.items():
         at.session_state[key] = value
     at.run()
@@ -75,9 +77,15 @@ def test_selecting_a_line_shows_crop_and_sends_it_to_the_inspector() -> None:
     code = [c.value for c in at.code]
     assert code and code[0].strip()
     at.button(key="doc_to_inspector").click().run()
-    crop = at.session_state["inspector_image"]
+    assert not at.exception, at.exception
+    current = at.session_state["current_image"]  # the shared current image (ui.current)
+    crop = current.image
     assert isinstance(crop, np.ndarray) and crop.dtype == np.uint8 and crop.ndim == 3
-    assert at.success
+    assert current.name.startswith("line 3 of") and "Document" in current.source
+    assert [t.value for t in at.title] == ["CTC inspector"]  # it went straight to the inspector
+    assert at.get("plotly_chart")
+    at.switch_page("pages/document.py").run()  # and the Document page still has its page
+    assert int(metric(at, "lines")) > 0 and at.selectbox(key="doc_kind").value == "paragraph"
 
 
 @pytest.mark.skipif(not detector_available("ppocr-det")[0], reason="ppocr-det unavailable")
@@ -120,9 +128,44 @@ def test_bad_upload_shows_error_and_page_keeps_working(name: str, data: bytes) -
     assert int(metric(at, "lines")) > 0
 
 
-def test_unavailable_engine_is_an_error_not_a_crash() -> None:
+def test_unavailable_engine_is_an_error_not_a_crash(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ui.resources
+
+    reason = "weights missing (test)"
+    real = ui.resources.available
+    monkeypatch.setattr(ui.resources, "available",
+                        lambda name: (False, reason) if name == "ppocr-v4" else real(name))
+    ui.resources.engine_status.clear()
+    try:
+        at = start()
+        assert not at.exception
+        assert any("ppocr-v4" in e.value and reason in e.value for e in at.error)
+    finally:
+        ui.resources.engine_status.clear()
+
+
+def test_reads_with_the_sidebar_decoder_settings() -> None:
+    """The page reads with the shared sidebar settings: decoder, beam width, LM weight and length bonus."""
+    at = start(doc_kind="one_line", doc_seed=1, sb_decoder="beam_lm", sb_lm_weight=0.75,
+               sb_length_bonus=2.5, sb_beam_width=7)
+    assert not at.exception and not at.error
+    caption = " ".join(c.value for c in at.caption)
+    assert "beam + LM" in caption and "beam width 7" in caption
+    assert "LM weight 0.75" in caption and "length bonus 2.5" in caption
+
+
+@pytest.mark.skipif(not detector_available("ppocr-det")[0], reason="ppocr-det unavailable")
+def test_default_detector_is_the_neural_one_and_an_upside_down_page_is_turned() -> None:
     at = AppTest.from_file(str(PAGE), default_timeout=TIMEOUT)
-    at.session_state["engine"] = "no-such-engine"
+    at.session_state["sb_engine"] = "ppocr-v4"
     at.run()
-    assert not at.exception
-    assert at.error and "no-such-engine" in at.error[0].value
+    assert not at.exception, at.exception
+    assert at.radio(key="doc_detector").value == "ppocr-det"
+    at.radio(key="doc_source").set_value("Upload").run()
+    page = render_page("paragraph", 3)
+    at.file_uploader(key="doc_upload").upload("turned.png", png(np.ascontiguousarray(page.image[::-1, ::-1])),
+                                              "image/png")
+    at.run()
+    assert not at.exception, at.exception
+    assert "turned 180°" in metric(at, "skew")
+    assert float(metric(at, "lines")) > 0

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.test_app import error_texts, first_usable_ctc, png, start
+from tests.test_app import error_texts, finish_bench, first_usable_ctc, png, start
 from tests.tools import attacks
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,7 +72,7 @@ def test_benchmark_page_says_what_is_wrong_without_server_paths(name: str) -> No
     at.file_uploader(key="bench_upload").set_value(files)
     at.run()
     at.button(key="bench_run_upload").click()
-    at.run()
+    finish_bench(at.run())  # the run is a background job: wait for it to end
     assert not at.exception, at.exception
     text = _all_text(at)
     assert "Traceback" not in text and "/tmp/" not in text and str(ROOT) not in text

@@ -8,73 +8,30 @@ content digests, never on the arrays themselves.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from ocr.decoding import DECODERS
 from ocr.documents.detectors import DETECTORS, Detector, load_detector
 from ocr.documents.synth_pages import SynthPage, render_page
 from ui.render import png_data_uri
 
 if TYPE_CHECKING:
+    from ocr.decoding import DecoderConfig
     from ocr.documents.page import PageResult
 
 __all__ = [
-    "DocSettings",
     "cached_read",
     "cached_sample",
-    "document_settings",
     "export_json",
     "export_txt",
     "get_detector",
     "line_label",
     "page_figure",
 ]
-
-# Session keys the sidebar may have set: the app's own (sb_*) first, then the plain names.
-_KEYS = {
-    "engine": ("sb_engine", "engine"),
-    "decoder": ("sb_decoder", "decoder"),
-    "beam_width": ("sb_beam_width", "beam_width"),
-    "lm_weight": ("sb_lm_weight", "lm_weight"),
-}
-
-
-@dataclass(frozen=True)
-class DocSettings:
-    """Engine and decoder settings for reading a page."""
-
-    engine: str
-    decoder: str
-    beam_width: int
-    lm_weight: float
-
-
-def _state(field: str, default: object) -> object:
-    for key in _KEYS[field]:
-        if key in st.session_state:
-            return st.session_state[key]
-    return default
-
-
-def document_settings() -> DocSettings:
-    """The sidebar's engine/decoder from st.session_state, with defaults (best available engine, greedy)."""
-    from ui.resources import default_engine_name
-
-    engine = str(_state("engine", None) or default_engine_name() or "ppocr-v4")
-    decoder = str(_state("decoder", "greedy"))
-    if decoder not in DECODERS:
-        decoder = "greedy"
-    try:
-        beam = int(_state("beam_width", 10))  # type: ignore[call-overload]
-        lm = float(_state("lm_weight", 0.5))  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        beam, lm = 10, 0.5
-    return DocSettings(engine, decoder, max(1, beam), lm)
 
 
 @st.cache_resource(show_spinner="Loading the detector…")
@@ -90,22 +47,23 @@ def cached_sample(kind: str, seed: int) -> SynthPage:
 
 
 @st.cache_data(max_entries=8, show_spinner="Reading the page…")
-def _read(image_key: str, _image: np.ndarray, detector: str, engine: str, decoder: str, beam_width: int,
-          lm_weight: float) -> PageResult:
+def _read(image_key: str, _image: np.ndarray, detector: str, engine: str,
+          decoder_key: tuple[tuple[str, object], ...]) -> PageResult:
     from ocr.decoding import DecoderConfig
     from ocr.documents.page import read_page
     from ui.resources import get_engine
 
-    config = DecoderConfig.from_options(decoder, beam_width=beam_width, lm_weight=lm_weight)
+    config = DecoderConfig(**dict(decoder_key))  # type: ignore[arg-type]
     return read_page(_image, get_engine(engine), get_detector(detector), config)
 
 
-def cached_read(image_key: str, image: np.ndarray, detector: str, settings: DocSettings) -> PageResult:
-    """read_page cached per (image content key, detector, engine, decoder settings)."""
+def cached_read(image_key: str, image: np.ndarray, detector: str, engine: str,
+                decoder: DecoderConfig) -> PageResult:
+    """read_page cached per (image content key, detector, engine, decoder settings): the sidebar's engine
+    and decoder settings (ui.sidebar.Settings.decoder_config()), as every other page uses them."""
     if detector not in DETECTORS:
         raise ValueError(f"unknown detector {detector!r}")
-    return _read(image_key, image, detector, settings.engine, settings.decoder, settings.beam_width,
-                 settings.lm_weight)
+    return _read(image_key, image, detector, engine, tuple(sorted(asdict(decoder).items())))
 
 
 def line_label(i: int, text: str, width: int = 28) -> str:

@@ -108,6 +108,7 @@ def apply_example(name: str) -> None:
         return
     if example.whole_page:
         set_page(image)
+        st.session_state["doc_source"] = "Upload"  # the Document page's choice that shows the kept page
     else:
         set_current(image)
     status = engine_status()

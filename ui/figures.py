@@ -15,15 +15,18 @@ from ui.render import png_data_uri
 
 __all__ = [
     "BUCKET_LABELS",
+    "WHISKER_CAPTION",
     "accuracy_latency_figure",
     "cer_by_length_figure",
     "char_label",
     "ctc_figure",
+    "engine_colors",
     "hover_columns",
     "latency_figure",
     "top_rows",
 ]
 
+TRUE_WIDTH_FROM = 1100  # px: a CTC plot wider than this at true proportions gets a fixed width (scrolls)
 BUCKET_LABELS = {"1-10": "≤10", "11-30": "11–30", "31-80": "31–80", "81-200": "81–200"}
 
 
@@ -76,6 +79,7 @@ def ctc_figure(
     [t*W/T, (t+1)*W/T) sit over column t. Rows: blank + top-k classes by peak probability. Hover shows
     the top-5 classes at that timestep. The greedy path (argmax per timestep) is overlaid where its class
     is one of the rows; `spans` (e.g. the best labelling's frame spans) are outlined on the image.
+    A line too long to keep its proportions in TRUE_WIDTH_FROM px gets layout.width set (else None).
     """
     probs = np.exp(logprobs.astype(np.float64))
     t_steps = probs.shape[0]
@@ -128,41 +132,77 @@ def ctc_figure(
     fig.update_layout(shapes=shapes, annotations=notes)
     fig.update_layout(height=image_rows_px + heat_px + 90, margin=dict(l=10, r=10, t=30, b=40),
                       legend=dict(orientation="h", y=1.02, x=0, yanchor="bottom"), hovermode="closest")
+    natural = width_px * image_rows_px / max(height_px, 1)  # plot width that keeps the image's proportions
+    if natural > TRUE_WIDTH_FROM:
+        fig.update_layout(width=int(natural + 160))  # + room for the row labels and the colour bar
     return fig
 
 
+def engine_colors(engines: Sequence[str]) -> dict[str, str]:
+    """One colour per engine, the same in every chart: by the engine's place in the registry (engines
+    not registered, e.g. fine-tuned ones, follow in the order given)."""
+    from ocr.engines.registry import ENGINES
+
+    order = list(dict.fromkeys([*ENGINES, *engines]))
+    palette = px.colors.qualitative.D3
+    return {name: palette[order.index(name) % len(palette)] for name in engines}
+
+
+WHISKER_CAPTION = ("Each point: median (p50) latency per line; its whisker runs from p50 to p95 (no whisker "
+                   "to the left: latencies below the median are not drawn).")
+
+
 def accuracy_latency_figure(summary: pd.DataFrame) -> go.Figure:
-    """Line accuracy vs median latency, one point per engine × decoder (p95 as the error bar)."""
-    df = summary.assign(err=summary["p95_ms"] - summary["p50_ms"])
-    fig = px.scatter(df, x="p50_ms", y="line_acc", color="engine", symbol="decoder", error_x="err",
-                     hover_data={"cer": ":.4f", "ned": ":.4f", "p95_ms": ":.1f", "err": False},
+    """Line accuracy vs median latency, one point per engine × decoder; a one-sided whisker from p50 to p95
+    (see WHISKER_CAPTION). Colours from engine_colors."""
+    df = summary.assign(up=(summary["p95_ms"] - summary["p50_ms"]).clip(lower=0), down=0.0)
+    colors = engine_colors(list(dict.fromkeys(df["engine"])))
+    fig = px.scatter(df, x="p50_ms", y="line_acc", color="engine", symbol="decoder", error_x="up",
+                     error_x_minus="down", color_discrete_map=colors,
+                     hover_data={"cer": ":.4f", "ned": ":.4f", "p95_ms": ":.1f", "up": False, "down": False},
                      labels={"p50_ms": "median latency per line (ms)", "line_acc": "line accuracy"})
     fig.update_traces(marker=dict(size=13))
-    fig.update_yaxes(range=[-0.02, 1.02])
+    fig.update_yaxes(range=[-0.02, 1.05])
+    top = float(np.nanmax(df["p95_ms"])) if len(df) else 1.0
+    fig.update_xaxes(range=[0, max(top, 1.0) * 1.12])  # from 0: one run still gets a readable axis
     fig.update_layout(height=380, margin=dict(t=30, b=40),
                       legend=dict(orientation="h", yanchor="top", y=-0.25, x=0, title_text=""))
     return fig
 
 
 def latency_figure(samples: pd.DataFrame) -> go.Figure:
-    """Distribution of per-line latency for each engine × decoder."""
+    """Distribution of per-line latency for each engine × decoder (colours from engine_colors)."""
     df = samples.dropna(subset=["ms"])
-    fig = px.box(df, x="run", y="ms", color="engine", points="outliers",
+    colors = engine_colors(list(dict.fromkeys(df["engine"])))
+    fig = px.box(df, x="run", y="ms", color="engine", points="outliers", color_discrete_map=colors,
                  labels={"ms": "latency per line (ms)", "run": "engine / decoder"})
+    fig.update_yaxes(rangemode="tozero")
     fig.update_layout(height=380, margin=dict(t=30, b=40), showlegend=False)
     return fig
 
 
 def cer_by_length_figure(buckets: pd.DataFrame) -> go.Figure:
-    """Grouped bars of CER per label-length bucket, one group per bucket, one bar per engine × decoder.
+    """Grouped bars of CER per label-length bucket, one group per bucket, one bar per engine × decoder:
+    colour = engine (engine_colors), pattern = decoder. Every bar carries its value as text, so a CER of
+    0 still shows ("0"); the axis starts at 0 and reaches at least 0.05.
 
     buckets: columns run, bucket (a BUCKET_LABELS key), cer (None where the bucket is empty), lines.
     """
     df = buckets.dropna(subset=["cer"]).copy()
     df["length"] = df["bucket"].map(BUCKET_LABELS).fillna(df["bucket"])
-    fig = px.bar(df, x="length", y="cer", color="run", barmode="group", hover_data=["lines"],
+    split = df["run"].str.split(" / ", n=1, expand=True) if len(df) else None
+    df["engine"] = split[0] if split is not None else []
+    df["decoder"] = split[1] if split is not None and split.shape[1] > 1 else ""
+    df["shown"] = [f"{v:.3f}".rstrip("0").rstrip(".") if v else "0" for v in df["cer"]]
+    colors = engine_colors(list(dict.fromkeys(df["engine"])))
+    fig = px.bar(df, x="length", y="cer", color="engine", pattern_shape="decoder", barmode="group",
+                 text="shown", hover_data=["run", "lines"], color_discrete_map=colors,
                  category_orders={"length": list(BUCKET_LABELS.values())},
-                 labels={"cer": "CER", "length": "label length (characters)", "run": "engine / decoder"})
+                 labels={"cer": "CER", "length": "label length (characters)", "engine": "engine",
+                         "decoder": "decoder"})
+    fig.update_traces(textposition="outside", cliponaxis=False)
+    top = float(df["cer"].max()) if len(df) else 0.0
+    fig.update_yaxes(range=[0, max(0.05, top * 1.2)])
     fig.update_layout(height=380, margin=dict(t=30, b=40),
                       legend=dict(orientation="h", yanchor="top", y=-0.25, x=0, title_text=""))
     return fig

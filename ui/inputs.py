@@ -10,9 +10,12 @@ import numpy as np
 import streamlit as st
 
 from ocr.errors import OCRError
+from ui.current import CurrentImage, get_current, set_current
 from ui.resources import digest, load_image_cached
 
 if TYPE_CHECKING:
+    from streamlit.runtime.uploaded_file_manager import UploadedFile
+
     from ocr.preprocess import PreprocessConfig
 
 __all__ = [
@@ -22,7 +25,10 @@ __all__ = [
     "PickedImage",
     "display_image",
     "image_picker",
+    "new_upload",
     "preprocess_config_from_state",
+    "read_upload",
+    "sample_current",
     "sample_images",
     "sample_labels",
     "stage_controls",
@@ -75,67 +81,95 @@ def sample_labels() -> dict[str, str]:
         return {}
 
 
-def _array_key(image: np.ndarray) -> str:
-    return digest(repr((image.shape, image.dtype.str)).encode() + np.ascontiguousarray(image).tobytes())
+UPLOAD_KEY = "img_upload"  # one uploader and one sample chooser state for every line page
+SAMPLE_KEY = "img_sample"
+ERROR_KEY = "img_error"
+SAMPLE_SOURCE = "sample line (sample_images/)"
 
 
-def image_picker(prefix: str, extra: dict[str, np.ndarray] | None = None) -> PickedImage | None:
-    """Upload widget + sample chooser. Returns the chosen image, or None (after st.error for a bad file,
-    or st.info when there is nothing to show yet). An upload takes precedence over the sample.
-
-    extra: images handed over by another page ({display name: (H, W[, 3]) uint8 array}); they are listed
-    first among the samples, and a newly handed-over image is selected once.
-    """
-    extra = {name: img for name, img in (extra or {}).items()
-             if isinstance(img, np.ndarray) and img.dtype == np.uint8 and img.ndim in (2, 3) and img.size}
-    seen_key = f"{prefix}_extra_seen"
-    for name, img in extra.items():
-        key = _array_key(img)
-        if st.session_state.get(seen_key, {}).get(name) != key:  # new hand-over: select it once
-            st.session_state.setdefault(seen_key, {})[name] = key
-            st.session_state[f"{prefix}_sample"] = name
-    samples = sample_images()
-    left, right = st.columns([3, 2])
-    with left:
-        upload = st.file_uploader("Upload a text-line image (PNG, JPEG, BMP, WebP, TIFF)", type=IMAGE_TYPES,
-                                  key=f"{prefix}_upload")
-    with right:
-        names = [*extra, *(str(p.relative_to(SAMPLE_DIR)) for p in samples)]
-        choice = None
-        if names:
-            st.session_state.setdefault(f"{prefix}_sample", names[0])
-            if st.session_state[f"{prefix}_sample"] not in names:
-                st.session_state[f"{prefix}_sample"] = names[0]
-            choice = st.selectbox("…or pick a sample line", names, key=f"{prefix}_sample",
-                                  disabled=upload is not None,
-                                  help="Clear the upload to use a sample." if upload is not None else None)
-        else:
-            st.caption("No sample images found in sample_images/.")
-    if upload is not None:
-        data, name, label = upload.getvalue(), upload.name, None
-    elif choice is not None and choice in extra:
-        image = extra[choice]
-        return PickedImage(name=choice, key=_array_key(image), image=image)
-    elif choice is not None:
-        path = SAMPLE_DIR / choice
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            st.error(f"Cannot read sample {choice}: {exc}")
-            return None
-        name, label = choice, sample_labels().get(choice)
-    else:
-        st.info("Upload a line image to start.")
+def sample_current(name: str) -> CurrentImage | None:
+    """The sample `name` (relative to sample_images/) as a CurrentImage, or None if unreadable."""
+    path = SAMPLE_DIR / name
+    try:
+        data = path.read_bytes()
+        image = load_image_cached(data)
+    except (OSError, OCRError) as exc:
+        st.session_state[ERROR_KEY] = f"Cannot use sample {name}: {exc}"
         return None
+    return CurrentImage(name, digest(data), image, SAMPLE_SOURCE, sample_labels().get(name))
+
+
+def read_upload(upload: UploadedFile, source: str) -> CurrentImage | None:
+    """An uploaded file as a CurrentImage, or None after st.error (empty or not a readable image)."""
+    data = upload.getvalue()
     if not data:
-        st.error(f"{name} is empty (0 bytes). Upload a PNG, JPEG, BMP, WebP or TIFF line image.")
+        st.error(f"{upload.name} is empty (0 bytes). Upload a PNG, JPEG, BMP, WebP or TIFF image.")
         return None
     try:
         image = load_image_cached(data)
     except OCRError as exc:
-        st.error(f"Cannot use {name}: {exc}")
+        st.error(f"Cannot use {upload.name}: {exc}")
         return None
-    return PickedImage(name=name, key=digest(data), image=image, label=label)
+    return CurrentImage(upload.name, digest(data), image, source)
+
+
+def new_upload(upload: UploadedFile | None, seen_key: str) -> bool:
+    """True once per uploaded file (by its upload id): the caller then makes it current."""
+    if upload is None or st.session_state.get(seen_key) == upload.file_id:
+        return False
+    st.session_state[seen_key] = upload.file_id
+    return True
+
+
+def _sample_picked() -> None:
+    """on_change of the sample chooser: the picked sample becomes the current image."""
+    name = st.session_state.get(SAMPLE_KEY)
+    picked = sample_current(name) if name else None
+    if picked is not None:
+        set_current(picked)
+
+
+def image_picker(prefix: str = "") -> PickedImage | None:
+    """Upload widget + sample chooser over the shared current image (ui.current): the same image on
+    Recognize and the CTC inspector, kept across page switches. Returns it, or None (after st.info when
+    there is nothing to show). A bad upload shows st.error and leaves the current image as it was.
+
+    prefix: the calling page's widget prefix (unused: the picker's state is shared on purpose).
+    """
+    del prefix
+    samples = [str(p.relative_to(SAMPLE_DIR)) for p in sample_images()]
+    current = get_current()
+    if current is None and samples:  # start on the first labelled sample (a real line)
+        first = next((n for n in sample_labels() if n in samples), samples[0])
+        current = sample_current(first)
+        if current is not None:
+            set_current(current)
+    # The chooser shows the current sample (None when the current image is not a sample).
+    st.session_state[SAMPLE_KEY] = (current.name if current is not None and current.source == SAMPLE_SOURCE
+                                    and current.name in samples else None)
+    left, right = st.columns([3, 2])
+    upload = left.file_uploader("Upload a text-line image (PNG, JPEG, BMP, WebP, TIFF)", type=IMAGE_TYPES,
+                                key=UPLOAD_KEY)
+    if samples:
+        right.selectbox("…or pick a sample line", samples, key=SAMPLE_KEY, on_change=_sample_picked,
+                        placeholder="pick a sample line")
+    else:
+        right.caption("No sample images found in sample_images/.")
+    error = st.session_state.pop(ERROR_KEY, None)
+    if error:
+        st.error(error)
+    if new_upload(upload, f"{UPLOAD_KEY}_seen"):
+        uploaded = read_upload(upload, "your upload")  # type: ignore[arg-type]
+        if uploaded is not None:
+            current = uploaded
+            set_current(current)  # the chooser shows no sample from the next run on
+    if current is None:
+        st.info("Upload a line image to start.")
+        return None
+    h, w = current.image.shape[:2]
+    st.caption(f"Current image: **{current.name}** · {current.source} · {w}×{h} px — shared by Recognize "
+               "and the CTC inspector")
+    return PickedImage(name=current.name, key=current.key, image=current.image, label=current.label)
 
 
 _EQUALIZE_LABELS = {"none": "none", "global": "global", "clahe": "CLAHE"}

@@ -16,6 +16,7 @@ __all__ = [
     "confidence_color",
     "confidence_html",
     "confidence_legend_html",
+    "deleted_share",
     "diff_html",
     "plain_text_html",
     "png_data_uri",
@@ -34,14 +35,23 @@ def confidence_color(conf: float) -> str:
     return f"hsl({hue:.0f}, 75%, 82%)"
 
 
-def confidence_html(chars: Sequence[str], confidences: Sequence[float], size_px: int = 30) -> str:
-    """Each character on a background coloured by its confidence; the tooltip gives the value."""
+NO_CONFIDENCE_COLOR = "#e4e2de"  # grey: the engine gives no per-character confidence
+
+
+def confidence_html(chars: Sequence[str], confidences: Sequence[float] | None, size_px: int = 30) -> str:
+    """Each character on a background coloured by its confidence; the tooltip gives the value.
+    confidences None (a text-only engine): every character grey, the tooltip says there is no score."""
     spans = []
-    for ch, conf in zip(chars, confidences, strict=True):
+    for i, ch in enumerate(chars):
         shown = html.escape(ch) if ch.strip() else "&nbsp;"
+        if confidences is None:
+            title, color = f"{html.escape(ch)} (no confidence)", NO_CONFIDENCE_COLOR
+            cls = "ocr-char ocr-noconf"
+        else:
+            conf = float(confidences[i])
+            title, color, cls = f"{html.escape(ch)} {conf:.3f}", confidence_color(conf), "ocr-char"
         spans.append(
-            f'<span class="ocr-char" title="{html.escape(ch)} {conf:.3f}" '
-            f'style="background:{confidence_color(conf)};padding:2px 1px;margin:0 1px;'
+            f'<span class="{cls}" title="{title}" style="background:{color};padding:2px 1px;margin:0 1px;'
             f'border-radius:3px">{shown}</span>'
         )
     body = "".join(spans) or '<span style="color:#888">(nothing recognized)</span>'
@@ -80,7 +90,22 @@ def confidence_legend_html() -> str:
         f'<span style="background:{confidence_color(v)};padding:1px 6px;margin-right:2px">{v:.1f}</span>'
         for v in (0.0, 0.25, 0.5, 0.75, 1.0)
     )
-    return f'<div style="font-size:12px;color:#555">confidence: {steps}</div>'
+    grey = f'<span style="background:{NO_CONFIDENCE_COLOR};padding:1px 6px">none</span>'
+    return f'<div style="font-size:12px;color:#555">confidence: {steps} · {grey} (text-only engine)</div>'
+
+
+def deleted_share(greedy: str, text: str) -> float:
+    """Share of the greedy reading's characters that `text` (another decoder's reading) leaves out:
+    deletions in the alignment of greedy to text, over len(greedy); 0.0 for an empty greedy reading."""
+    if not greedy:
+        return 0.0
+    deleted = 0
+    for tag, g0, g1, t0, t1 in diff_ops(greedy, text):
+        if tag == "delete":
+            deleted += g1 - g0
+        elif tag == "replace":
+            deleted += max(0, (g1 - g0) - (t1 - t0))
+    return deleted / len(greedy)
 
 
 _MARK = {

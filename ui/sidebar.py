@@ -144,16 +144,20 @@ def keep_page_state() -> None:
 def ensure_navigation() -> None:
     """Call first in every page file: make sure the page runs inside app.py's st.navigation.
 
-    Streamlit keeps a relic of its old `pages/` folder mode: on a fresh server whose first request
-    names a page file's stem (/inspector), it runs pages/<page>.py alone, without app.py (no sidebar,
-    no page config) until app.py has called st.navigation once. Clearing that flag and rerunning makes
-    this and every later run go through app.py. app.py's url_paths differ from the file stems, so
-    its own page URLs (/ctc, /bench) never hit this path in the first place.
+    Streamlit keeps a relic of its old `pages/` folder mode: on a fresh server (and in every AppTest run)
+    the first request naming a page file's stem (/inspector, app.py's own url_path) runs
+    pages/<page>.py alone, without app.py (no sidebar, no page config). This runs app.py in its place,
+    in the same script run (its st.navigation finds the same url_path and runs this page inside it, so a
+    click that started the run is not lost), then stops the bare run.
     """
     try:
         from streamlit.runtime.pages_manager import PagesManager
     except ImportError:  # a Streamlit without the relic
         return
     if getattr(PagesManager, "uses_pages_directory", False):
+        import runpy
+        from pathlib import Path
+
         PagesManager.uses_pages_directory = False
-        st.rerun()
+        runpy.run_path(str(Path(__file__).resolve().parent.parent / "app.py"), run_name="__main__")
+        st.stop()
