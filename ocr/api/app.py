@@ -340,7 +340,7 @@ def create_app(settings: ApiSettings | None = None, fetcher: UrlFetcher | None =
         auth_failures=SlidingWindowLimiter(s.auth_fail_limit) if s.auth_fail_limit > 0 else None,
         fetcher=fetcher or UrlFetcher(max_bytes=s.url_max_bytes, timeout_s=s.url_timeout_s),
     )
-    # fetcher tests inject may carry their own deadline: the wait for a fetch follows it
+    # a fetcher injected by tests may carry its own deadline: the wait for a fetch follows it
     s = replace(s, url_timeout_s=st.fetcher.timeout_s)
     st.settings = s
 
