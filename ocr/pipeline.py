@@ -13,7 +13,7 @@ evaluation all go through these functions:
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,6 +30,7 @@ __all__ = [
     "decode_output",
     "decoder_name",
     "decoders_for",
+    "iter_recognize_lines",
     "prepare",
     "recognize",
     "recognize_batch",
@@ -164,14 +165,16 @@ def recognize_batch(
     return [_recognition(engine, pre, dec, outputs[i], decoded[i], timings) for i, pre in enumerate(pres)]
 
 
-def recognize_lines(
+def iter_recognize_lines(
     images: Sequence[np.ndarray],
     engine: Engine,
     decoder: DecoderConfig | None = None,
     preprocess_config: PreprocessConfig | None = None,
     batch_size: int = 16,
-) -> list[Recognition]:
-    """Recognize many line images (each (H, W, 3) uint8 RGB) in width buckets, results in input order.
+) -> Iterator[tuple[int, Recognition]]:
+    """Recognize many line images (each (H, W, 3) uint8 RGB) in width buckets; yields (index, Recognition)
+    a model call at a time, in bucket order, so a caller that keeps only what it needs holds one call's
+    (T, C) matrices at a time (a PP-OCR line's matrix is ~1 MB).
 
     Only lines whose model input has the same shape share a model call (at most batch_size a call), so
     no line is padded beyond what it gets alone and each result equals recognize() on that line:
@@ -182,28 +185,41 @@ def recognize_lines(
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, not {batch_size}")
     dec = decoders_for(engine, [decoder or DecoderConfig()])[0]
-    pres: list[Preprocessed] = []
+    pres: list[Preprocessed | None] = []
     pre_ms: list[float] = []
-    for img in images:
-        t0 = time.perf_counter()
-        pres.append(prepare(img, engine, preprocess_config))
-        pre_ms.append((time.perf_counter() - t0) * 1000)
     buckets: dict[tuple[int, ...], list[int]] = {}
-    for i, pre in enumerate(pres):
+    for i, img in enumerate(images):
+        t0 = time.perf_counter()
+        pre = prepare(img, engine, preprocess_config)
+        pre_ms.append((time.perf_counter() - t0) * 1000)
+        pres.append(pre)
         buckets.setdefault(tuple(pre.model_image.shape), []).append(i)
-    out: list[Recognition | None] = [None] * len(pres)
     for _, members in sorted(buckets.items()):
         for start in range(0, len(members), batch_size):
             group = members[start:start + batch_size]
+            batch = [pres[i] for i in group]
             t1 = time.perf_counter()
-            outputs = run_model(engine, [pres[i] for i in group])
+            outputs = run_model(engine, batch)  # type: ignore[arg-type]
             model_ms = (time.perf_counter() - t1) * 1000
             decoded, decode_ms = _decode_timed(engine, outputs, dec)
             k = len(group)
             for j, i in enumerate(group):
                 timings = {"preprocess": pre_ms[i], "model": model_ms / k, "decode": decode_ms / k}
-                out[i] = _recognition(engine, pres[i], dec, outputs[j], decoded[j], timings)
-    return [r for r in out if r is not None]
+                yield i, _recognition(engine, batch[j], dec, outputs[j], decoded[j], timings)  # type: ignore[arg-type]
+                pres[i] = None
+
+
+def recognize_lines(
+    images: Sequence[np.ndarray],
+    engine: Engine,
+    decoder: DecoderConfig | None = None,
+    preprocess_config: PreprocessConfig | None = None,
+    batch_size: int = 16,
+) -> list[Recognition]:
+    """iter_recognize_lines' results in input order (every matrix held at once: for many lines, iterate)."""
+    out: dict[int, Recognition] = dict(iter_recognize_lines(images, engine, decoder, preprocess_config,
+                                                            batch_size))
+    return [out[i] for i in range(len(images))]
 
 
 def recognize(

@@ -6,7 +6,7 @@
 
 A `Worker` loads the job's engine once and turns a list of Items into records (ocr.batch.records):
 it reads each image (an unreadable one becomes a record with its error), then calls
-ocr.pipeline.recognize_lines, which batches lines whose model input has the same width, so no line is
+ocr.pipeline.iter_recognize_lines, which batches lines whose model input has the same width, so no line is
 padded beyond what it gets alone and batched texts equal single-line texts (PP-OCR's SVTR attends over
 the whole width, and our CRNNs' convolutions see the padding: mixed-width batches change results).
 Items are handed to a worker in chunks (`chunk_size`); the larger the chunk, the more lines share a
@@ -142,26 +142,26 @@ class Worker:
                 "decoder": self.decoder, "elapsed_ms": round(ms, 3), "error": None}
 
     def _lines(self, items: Sequence[Item], images: dict[int, np.ndarray]) -> dict[int, dict[str, object]]:
-        from ocr.pipeline import recognize, recognize_lines
+        """Records of the line images, each made as soon as its model call returns (matrices freed)."""
+        from ocr.pipeline import iter_recognize_lines, recognize
 
         idx = list(images)
         job = self.job
+        out: dict[int, dict[str, object]] = {}
         try:
-            recs = recognize_lines([images[i] for i in idx], self.engine, job.decoder, job.preprocess,
-                                   job.batch_size)
-        except Exception:  # one bad line fails its whole batch: redo line by line to isolate it
-            recs = []
+            for j, rec in iter_recognize_lines([images[i] for i in idx], self.engine, job.decoder,
+                                               job.preprocess, job.batch_size):
+                out[idx[j]] = self._record(items[idx[j]], rec.text, _chars(rec), rec.elapsed_ms)
+        except Exception:  # one bad line fails its whole call: redo the rest line by line to isolate it
             for i in idx:
+                if i in out:
+                    continue
                 try:
-                    recs.append(recognize(images[i], self.engine, job.decoder, job.preprocess))
+                    rec = recognize(images[i], self.engine, job.decoder, job.preprocess)
                 except Exception as exc:
-                    recs.append(exc)
-        out = {}
-        for i, rec in zip(idx, recs, strict=True):
-            if isinstance(rec, Exception):
-                out[i] = self._failed(items[i], _why(rec))
-            else:
-                out[i] = self._record(items[i], rec.text, _chars(rec), rec.elapsed_ms)
+                    out[i] = self._failed(items[i], _why(exc))
+                else:
+                    out[i] = self._record(items[i], rec.text, _chars(rec), rec.elapsed_ms)
         return out
 
     def _page(self, item: Item, image: np.ndarray) -> dict[str, object]:
