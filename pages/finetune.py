@@ -49,6 +49,8 @@ def _start_form(busy: bool) -> None:
     status = engine_status()
     bases = [n for n in finetunable_engines() if status.get(n, (False, ""))[0]]
     left, mid, right = st.columns(3)
+    if bases and st.session_state.get(f"{PREFIX}_base") not in bases:  # the fast one: minutes on a CPU
+        st.session_state[f"{PREFIX}_base"] = "crnn-fast" if "crnn-fast" in bases else bases[0]
     base = left.selectbox("Base model", bases, key=f"{PREFIX}_base",
                           format_func=lambda n: f"{ENGINES[n].title} ({n})" if n in ENGINES else n)
     name = mid.text_input("Name of the new engine: user:NAME", value="my-lines", key=f"{PREFIX}_name",
@@ -168,7 +170,7 @@ def _finished(view: JobView) -> None:
     if phase == "done" and st.button(f"Open the Benchmark page with {engine}", type="primary",
                                      key=f"{PREFIX}_to_bench"):
         usable = engine_status()
-        chosen = [n for n in (str(s.get("base", "")), engine) if usable.get(n, (False, ""))[0]]
+        chosen = [n for n in (engine, str(s.get("base", ""))) if usable.get(n, (False, ""))[0]]
         st.session_state["bench_engines"] = chosen
         st.switch_page("pages/benchmark.py")
     with st.expander("Job output"):

@@ -108,9 +108,9 @@ class FinetuneConfig:
     batch_size: int = 16
     rehearsal: float = DEFAULT_REHEARSAL
     augment: bool = True
-    lr: float = 3e-4
+    lr: float = 5e-4
     head_lr_mult: float = 3.0
-    warmup_steps: int = 20
+    warmup_steps: int = 5
     val_share: float = 0.1
     seed: int = 0
     threads: int = 2
@@ -307,7 +307,7 @@ class Rehearsal:
         if i not in self._cache:
             rng = np.random.default_rng([self.seed, 777, i])
             while True:
-                text = self.corpus.line(rng, 2, 12)
+                text = self.corpus.line(rng, 2, 8)  # short: about a plate's width, cheap to train on
                 fonts = [f for f in self.fonts if font_covers(f, text)]
                 if fonts and all(c in self.known for c in text) and text.strip() == text:
                     break
@@ -556,6 +556,7 @@ def _run(cfg: FinetuneConfig, job: _Job, engine_name: str, emit: Event, stop: Ca
     val = _usable(val_rows, labels[n_tr:], notes[n_tr:], "val", issues)
     for issue in issues:
         emit({"kind": "row", **asdict(issue)})
+    job.write_status(issues=[asdict(i) for i in issues[:1000]], issues_total=len(issues))
     if not train or not val:
         raise FinetuneError(f"{len(train)} usable training and {len(val)} validation lines: need at least "
                             "one of each (see the row messages)")
@@ -621,9 +622,13 @@ def _run(cfg: FinetuneConfig, job: _Job, engine_name: str, emit: Event, stop: Ca
         tmp.replace(last)
         job.write_status(disk_bytes=job.check_disk())
 
+    eval_cost = 0.0  # wall seconds of the last evaluation
+
     def evaluate() -> float:
-        nonlocal best_cer, best_step, best_state
+        nonlocal best_cer, best_step, best_state, eval_cost
+        t0 = time.perf_counter()
         score = _score(model, val, all_chars)
+        eval_cost = time.perf_counter() - t0
         cer = score["cer"]
         if cer < best_cer:
             best_cer, best_step = cer, step
@@ -640,8 +645,11 @@ def _run(cfg: FinetuneConfig, job: _Job, engine_name: str, emit: Event, stop: Ca
                      deadline=(time.time() + budget_s) if budget_s else None)
     emit({"kind": "start", "step": step, "steps": max_steps, "budget_s": budget_s, "train": len(train),
           "val": len(val), "per_batch": (batches.n_user, batches.n_general)})
-    if step == 0:
-        evaluate()  # step 0 = the base model (with its new, untrained classes)
+    if step == 0:  # step 0 = the base model: its "before" score (new classes start improbable)
+        best_cer = before["val"]["cer"]
+        job.log({"kind": "eval", "step": 0, "val_cer": best_cer, "val_line_acc": before["val"]["line_acc"],
+                 "best": True})
+        emit({"kind": "eval", "step": 0, "val_cer": best_cer, "best_cer": best_cer})
     model.train()
     last_eval = last_save = time.perf_counter()
     loss_acc, lines_acc, t_mark = 0.0, 0, time.perf_counter()
@@ -684,8 +692,9 @@ def _run(cfg: FinetuneConfig, job: _Job, engine_name: str, emit: Event, stop: Ca
                 loss_acc, lines_acc, t_mark = 0.0, 0, now
             else:
                 emit({"kind": "tick", "step": step})
+            # by time: every eval_every_s, but at most ~1/6 of the time goes to validation
             if (cfg.eval_every_steps and step % cfg.eval_every_steps == 0) or (
-                    not cfg.eval_every_steps and now - last_eval >= cfg.eval_every_s):
+                    not cfg.eval_every_steps and now - last_eval >= max(cfg.eval_every_s, 5 * eval_cost)):
                 evaluate()
                 last_eval = time.perf_counter()
             if now - last_save >= STATE_EVERY_S:

@@ -28,7 +28,8 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
     cfg = FinetuneConfig(
         train=args.train, val=args.val, base=args.base, name=args.name, minutes=args.minutes,
         steps=args.steps, batch_size=args.batch_size, rehearsal=rehearsal, augment=not args.no_augment,
-        lr=args.lr, seed=args.seed, threads=args.threads, eval_every_s=args.eval_every,
+        lr=FinetuneConfig.lr if args.lr is None else args.lr, seed=args.seed, threads=args.threads,
+        eval_every_s=args.eval_every,
         eval_every_steps=args.eval_every_steps, reference=not args.no_reference, fresh=args.fresh,
         max_disk_mb=float(os.environ.get("OCR_FINETUNE_MAX_MB", "1024")),
     )
@@ -118,7 +119,7 @@ def add_finetune_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rehearsal", type=float, default=None,
                    help="share of each batch that is rendered general text (0 = off; default 0.25)")
     p.add_argument("--no-augment", action="store_true", help="no per-line jitter of your lines")
-    p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default 5e-4)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--eval-every", type=float, default=60.0, help="seconds between validation runs")
