@@ -121,10 +121,12 @@ def render_sidebar() -> Settings:
                   help="Prefixes kept per timestep by the CTC prefix beam search.")
         st.slider("LM weight (α)", 0.0, 2.0, step=0.05, key=KEY_LM,
                   disabled=text_only or decoder != "beam_lm",
-                  help="Weight of the character language model's log-probability in beam + LM.")
+                  help="Weight of the character language model when beam + LM re-chooses the characters the "
+                       "recognizer hesitated over (default 0.6; 0 = plain beam search).")
         st.slider("Length bonus (β)", 0.0, 5.0, step=0.25, key=KEY_BONUS,
                   disabled=text_only or decoder != "beam_lm",
-                  help="Added per character in beam + LM, offsetting the LM's bias towards short outputs.")
+                  help="Only for the older shallow fusion (`--lm-fusion shallow` on the command line): "
+                       "beam + LM here keeps the line's length, so this bonus does not change its output.")
     return current_settings()
 
 
