@@ -231,3 +231,18 @@ def test_plan_ray_leaves_a_cpu_for_ray_data(cpus, workers, expect, monkeypatch):
     assert (plan.workers, plan.cpus_per_worker) == expect
     assert plan.workers * plan.cpus_per_worker <= cpus - plan.reserved + 1e-9
     assert plan.threads == 1
+
+
+def test_bench_through_the_execution_layer_scores_like_bench(line_set):
+    """run_bench_bulk (what bench --ray runs, here with the in-process runner) gives bench's scores."""
+    from ocr.evaluation.bench import run_bench
+    from ocr.evaluation.bulk import run_bench_bulk
+    from ocr.evaluation.datasets import open_labelled_set
+
+    _engine_or_skip("ppocr-v4")
+    with open_labelled_set(line_set / "labels.tsv") as lset:
+        (bulk,) = run_bench_bulk(lset, ["ppocr-v4"], ["greedy"], run_local)
+        (plain,) = run_bench(lset, ["ppocr-v4"], ["greedy"])
+    assert (bulk.n, bulk.failed, bulk.cer) == (plain.n, plain.failed, plain.cer)
+    assert [s.prediction for s in bulk.samples] == [s.prediction for s in plain.samples]
+    assert bulk.lines_per_s > 0
