@@ -372,7 +372,7 @@ def test_benchmark_zip_upload_runs_and_reports_problems() -> None:
     assert list(summary["decoder"]) == ["greedy", "beam"]
     assert set(summary["n"]) == {3}
     assert {"line_acc", "cer", "ned", "p50_ms", "p95_ms", "lines_per_s"} <= set(summary.columns)
-    assert len(plotly_specs(at)) == 3
+    assert len(plotly_specs(at)) >= 3  # the three result charts (+ the evaluation section's)
     problems = " ".join(str(df.value.to_dict()) for df in at.dataframe)
     assert "image file not found" in problems and "no TAB" in problems
     body = html_bodies(at)

@@ -151,11 +151,11 @@ def test_example_lands_on_its_page(browser: object, server: str) -> None:
     wait_text(browser, "Recognized text", WAIT)
     wait_idle(browser, WAIT)
     pill = next(b for b in browser.find_elements(By.TAG_NAME, "button")  # type: ignore[attr-defined]
-                if "LM fixes" in b.text)
+                if "LM: 参→叁" in b.text)
     pill.click()
     wait_text(browser, "Decoders side by side", WAIT)
     wait_idle(browser, WAIT)
     body = body_text(browser)
     assert _title(browser) == "CTC inspector"
-    assert "Example: LM fixes" in body and "examples/lm_amount.png" in body
+    assert "Example: LM: 参→叁" in body and "examples/lm_amount.png" in body
 

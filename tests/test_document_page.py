@@ -18,6 +18,7 @@ from ocr.documents.detectors import detector_available
 from ocr.documents.synth_pages import render_page
 
 ROOT = Path(__file__).resolve().parent.parent
+APP = ROOT / "app.py"
 PAGE = ROOT / "pages" / "document.py"
 TIMEOUT = 240  # seconds per run: the first run loads the detector and engine on a busy machine
 
@@ -32,13 +33,15 @@ def need_engine() -> None:
 
 
 def start(**state: object) -> AppTest:
-    """The page with the sidebar's engine ppocr-v4 and (unless given) the classical detector."""
-    at = AppTest.from_file(str(PAGE), default_timeout=TIMEOUT)
-    at.session_state["sb_engine"] = "ppocr-v4"
-    at.session_state["doc_detector"] = "classical"
+    """The app on the Document page, with the sidebar's engine ppocr-v4 and (unless given) the classical
+    detector. Through app.py, as in a browser: the page switches to the inspector by its path."""
+    state = {"sb_engine": "ppocr-v4", "doc_detector": "classical", **state}
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
     for key, value in state.items():
         at.session_state[key] = value
     at.run()
+    assert not at.exception, at.exception
+    at.switch_page(str(PAGE.relative_to(ROOT))).run()
     assert not at.exception, at.exception
     return at
 
@@ -156,9 +159,10 @@ def test_reads_with_the_sidebar_decoder_settings() -> None:
 
 @pytest.mark.skipif(not detector_available("ppocr-det")[0], reason="ppocr-det unavailable")
 def test_default_detector_is_the_neural_one_and_an_upside_down_page_is_turned() -> None:
-    at = AppTest.from_file(str(PAGE), default_timeout=TIMEOUT)
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
     at.session_state["sb_engine"] = "ppocr-v4"
     at.run()
+    at.switch_page(str(PAGE.relative_to(ROOT))).run()
     assert not at.exception, at.exception
     assert at.radio(key="doc_detector").value == "ppocr-det"
     at.radio(key="doc_source").set_value("Upload").run()

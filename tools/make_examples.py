@@ -1,8 +1,8 @@
 """Render the guided-start example lines in examples/ (deterministic; run from the root:
 python tools/make_examples.py). The app's examples (ui/examples.py) name these files and their texts.
 
-- lm_amount.png: a 大写 amount in a kai face with augmentations (seed 35); PP-OCRv4 greedy reads 叁 as 参,
-  beam + LM restores 叁 (checked when the file was made: see the issue-18 report).
+- lm_amount.png: a 大写 amount in a kai face with augmentations (seed 24); PP-OCRv4 greedy reads 叁 as 参,
+  beam + LM with the committed character LM restores 叁 (tests/test_examples.py checks it).
 - handwriting_style.png: a line in LXGW WenKai, a handwriting-like kai face (rendered, not handwriting).
 - traditional_scan.png: a traditional-character line in TW-Sung (CNS 11643) with scan-like blur, uneven
   light and noise.
@@ -24,7 +24,7 @@ TW_SUNG = FontSpec("tw-sung", "/usr/share/fonts/truetype/cns11643/TW-Sung-98_1.t
 
 # file name -> (text, font, render seed, augment)
 EXAMPLES = {
-    "lm_amount.png": ("壹万贰仟叁佰肆拾伍元整", font_by_name("ukai-cn"), 35, True),
+    "lm_amount.png": ("人民币叁仟伍佰元整", font_by_name("lxgw-wenkai"), 24, True),
     "handwriting_style.png": ("明天下午三点在图书馆门口见面", font_by_name("lxgw-wenkai"), 0, False),
     "traditional_scan.png": ("中華民國臺灣省政府公報第一百號", TW_SUNG, 0, False),
 }

@@ -15,11 +15,13 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from ocr.decoding import DecoderConfig
 from ocr.errors import OCRError
 from ui.current import CurrentImage, array_key, set_current, set_page
 
 __all__ = ["EXAMPLES", "NOTE_KEY", "PENDING_KEY", "Example", "apply_example"]
 
+_LIBRARY = DecoderConfig()  # the LM example uses the library's α, β and beam width (what the test checks)
 NOTE_KEY = "example_note"  # the landing page shows it once
 PENDING_KEY = "example_page"  # the page to switch to after the callback
 
@@ -68,18 +70,19 @@ def _upside_down_page() -> CurrentImage | None:
 
 EXAMPLES: dict[str, Example] = {
     "lm": Example(
-        "LM fixes 参→叁", "pages/inspector.py",
+        "LM: 参→叁", "pages/inspector.py",
         "Greedy decoding reads 参 where the 大写 amount needs 叁; beam + LM (the character language model) "
         "reads 叁. Compare the three decoder columns below the heatmap.",
-        _sample("examples/lm_amount.png", "壹万贰仟叁佰肆拾伍元整"),
-        sidebar={"sb_engine": "ppocr-v4", "sb_decoder": "beam_lm"}),
+        _sample("examples/lm_amount.png", "人民币叁仟伍佰元整"),
+        sidebar={"sb_engine": "ppocr-v4", "sb_decoder": "beam_lm", "sb_lm_weight": _LIBRARY.lm_weight,
+                 "sb_length_bonus": _LIBRARY.length_bonus, "sb_beam_width": _LIBRARY.beam_width}),
     "sign": Example(
-        "A shop sign", "pages/recognize.py",
+        "Shop sign", "pages/recognize.py",
         "A real photo crop of a shop sign (3-D letters, dark background): every preprocessing stage is shown "
         "next to its switch.",
         _sample("real/word_1.jpg")),
     "hand": Example(
-        "Handwriting-style line", "pages/recognize.py",
+        "Handwriting-style", "pages/recognize.py",
         "A line in LXGW WenKai, a handwriting-like kai face (rendered, not real handwriting).",
         _sample("examples/handwriting_style.png", "明天下午三点在图书馆门口见面")),
     "trad": Example(
@@ -89,7 +92,7 @@ EXAMPLES: dict[str, Example] = {
         _sample("examples/traditional_scan.png", "中華民國臺灣省政府公報第一百號"),
         sidebar={"sb_engine": "ppocr-v6", "sb_decoder": "greedy"}),
     "page": Example(
-        "A whole page (upside down)", "pages/document.py",
+        "Whole page, upside down", "pages/document.py",
         "A rendered invoice turned upside down: the detector finds the lines, the 0°/180° classifier turns "
         "the page, the text comes back in reading order.",
         _upside_down_page, whole_page=True),

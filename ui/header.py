@@ -25,10 +25,10 @@ def render_header() -> None:
     target = st.session_state.pop(PENDING_KEY, None)
     if target:
         st.switch_page(target)
-    left, right = st.columns([5, 6], vertical_alignment="center")
+    left, right = st.columns([4, 7], vertical_alignment="center")
     left.html(f'<div class="studio-tagline" style="font-size:15px;color:#444;line-height:1.35">'
               f"<b>{TAGLINE.split(' — ')[0]}</b> — {TAGLINE.split(' — ', 1)[1]}</div>")
-    right.pills("Try an example", list(EXAMPLES), key=PILLS_KEY, on_change=_picked,
+    right.pills("Try an example:", list(EXAMPLES), key=PILLS_KEY, on_change=_picked,
                 format_func=lambda n: EXAMPLES[n].title, label_visibility="collapsed")
     note = st.session_state.pop(NOTE_KEY, None)
     if note:
