@@ -29,6 +29,7 @@ from ocr.errors import OCRError
 from ocr.evaluation.bench import BenchResult, Progress, SampleResult, bucket_cer
 from ocr.evaluation.datasets import LabelledSet
 from ocr.evaluation.metrics import DEFAULT_NORM, Normalization, cer, score_lines
+from ocr.evaluation.report import row_extras
 from ocr.preprocess import PreprocessConfig
 
 __all__ = ["Runner", "run_bench_bulk", "sample_rows", "write_samples"]
@@ -47,6 +48,7 @@ def _score(name: str, decoder: str, rows: list[SampleResult], seconds: float, ba
         p50_ms=float(np.percentile(ms, 50)), p95_ms=float(np.percentile(ms, 95)),
         lines_per_s=len(rows) / seconds if seconds > 0 else 0.0, batch_size=batch_size,
         failed=len(rows) - len(timed), cer_by_length=bucket_cer(pairs, norm), samples=rows,
+        **row_extras(rows, norm),  # issue 20: CIs, calibration, confusions, normalisation, subsets
     )
 
 
@@ -101,11 +103,15 @@ def run_bench_bulk(
             text, err = str(r["text"]), r["error"]
             confs = [float(c["confidence"]) for c in r["chars"]]  # type: ignore[union-attr]
             conf = (sum(confs) / len(confs) if confs else 1.0) if ENGINES[name].has_ctc else None
+            per_char = (tuple(float(c["confidence"]) for c in r["chars"]  # type: ignore[union-attr]
+                              for _ in str(c["char"])) if ENGINES[name].has_ctc else None)
             if err is not None:
-                rows.append(SampleResult(s.key, s.text, "", None, None, error=str(err), warning=s.warning))
+                rows.append(SampleResult(s.key, s.text, "", None, None, error=str(err), warning=s.warning,
+                                         subset=s.subset))
             else:
-                rows.append(SampleResult(s.key, s.text, text, cer(s.text, text, norm),
-                                         float(r["elapsed_ms"]), conf, warning=s.warning))  # type: ignore[arg-type]
+                rows.append(SampleResult(s.key, s.text, text, cer(s.text, text, norm),  # type: ignore[arg-type]
+                                         float(r["elapsed_ms"]), conf, warning=s.warning,
+                                         char_confidences=per_char, subset=s.subset))
         decoder = str(next(iter(got.values()))["decoder"]) if got else dec.method
         results.append(_score(name, decoder, rows, seconds, batch_size, norm))
     return results
