@@ -147,15 +147,20 @@ def _norm_widget() -> Normalization:
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _analyse(_run_id: int, engine: str, decoder: str, _samples: list, norm: Normalization) -> RowAnalysis:
+def _analyse(fingerprint: int, _samples: list, norm: Normalization) -> RowAnalysis:
+    """analyse_row, cached by the samples' content (fingerprint) and the normalisation."""
     return analyse_row(_samples, norm)
 
 
+def _fingerprint(samples: list) -> int:
+    """A hash of what the analysis reads from each sample."""
+    return hash(tuple((s.key, s.label, s.prediction, s.ms is None, s.char_confidences, s.subset)
+                      for s in samples))
+
+
 def _analyses(run: BenchRun, norm: Normalization) -> dict[str, RowAnalysis]:
-    return {
-        run_label(r.engine, r.decoder): _analyse(id(run), r.engine, r.decoder, r.samples, norm)
-        for r in run.results
-    }
+    return {run_label(r.engine, r.decoder): _analyse(_fingerprint(r.samples), r.samples, norm)
+            for r in run.results}
 
 
 def _lines_html(run: BenchRun, result_label: str, keys: list[str]) -> str:
