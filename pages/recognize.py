@@ -8,7 +8,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 from ocr.errors import OCRError
 from ocr.evaluation.metrics import cer
-from ocr.pipeline import Recognition, recognize
+from ocr.pipeline import Recognition
 from ui.current import get_current, set_page
 from ui.inputs import (
     STAGE_TITLES,
@@ -27,7 +27,7 @@ from ui.render import (
     stage_image_html,
     timings_html,
 )
-from ui.resources import get_engine
+from ui.resources import cached_recognition
 from ui.sidebar import current_settings, ensure_navigation
 
 PREFIX = "rec"
@@ -110,43 +110,37 @@ def main() -> None:
                  "Choose another engine in the sidebar.")
         return
 
-    result_box = st.container(border=True)
-    st.subheader("Preprocessing")
-    rows = ["input", *STAGE_TITLES, "resize + pad"]
-    image_slots = {}
-    for stage in rows:
-        # A bordered box per row, not st.divider: seven markdown rules cost ~0.5 s of browser rendering.
-        left, right = st.container(border=True).columns([1, 3], vertical_alignment="center")
-        with left:
-            if stage == "input":
-                st.markdown(f"**Input** · {picked.name}")
-            elif stage == "resize + pad":
-                st.markdown("**Model input** (resize + pad)")
-            else:
-                stage_controls(PREFIX, stage)
-        image_slots[stage] = right.empty()
-
+    # The result first, in the order the browser receives elements: it paints before the stage rows
+    # arrive. The stage switches' values are already in session state (defaults before the first run).
     config = preprocess_config_from_state(PREFIX)
+    result_box = st.container(border=True)
     try:
-        engine = get_engine(settings.engine)
-        rec = recognize(picked.image, engine, settings.decoder_config(), config)
+        rec = cached_recognition(picked.key, picked.image, settings.engine, config, settings.decoder_config())
     except (OCRError, ValueError) as exc:
         result_box.error(f"Recognition failed: {exc}")
         return
-
-    shown = set()
-    for stage in rec.pre.stages:
-        slot = image_slots.get(stage.name)
-        if slot is None:  # a stage this page has no row for: add it at the end
-            slot = st.container()
-            slot.markdown(f"**{stage.name}**")
-        slot.html(stage_image_html(display_image(stage.image), stage.detail))
-        shown.add(stage.name)
-    for stage, slot in image_slots.items():
-        if stage not in shown:
-            slot.caption("off — the image passes through unchanged")
     _result(result_box, rec, picked.label)
     st.caption(f"Engine: {settings.engine} · decoder: {settings.decoder_label}")
 
+    st.subheader("Preprocessing")
+    stages = {stage.name: stage for stage in rec.pre.stages}
+    for row in ["input", *STAGE_TITLES, "resize + pad"]:
+        # A bordered box per row, not st.divider: seven markdown rules cost ~0.5 s of browser rendering.
+        left, right = st.container(border=True).columns([1, 3], vertical_alignment="center")
+        with left:
+            if row == "input":
+                st.markdown(f"**Input** · {picked.name}")
+            elif row == "resize + pad":
+                st.markdown("**Model input** (resize + pad)")
+            else:
+                stage_controls(PREFIX, row)
+        stage = stages.pop(row, None)
+        if stage is not None:
+            right.html(stage_image_html(display_image(stage.image), stage.detail))
+        else:
+            right.caption("off — the image passes through unchanged")
+    for stage in stages.values():  # a stage this page has no row for: add it at the end
+        st.markdown(f"**{stage.name}**")
+        st.html(stage_image_html(display_image(stage.image), stage.detail))
 
 main()

@@ -21,6 +21,7 @@ from ocr.errors import EngineUnavailable
 if TYPE_CHECKING:
     from ocr.decoding import CharNgramLM, DecoderConfig
     from ocr.engines.base import Engine
+    from ocr.pipeline import Recognition
     from ocr.preprocess import PreprocessConfig, Preprocessed
     from ocr.types import Decoded
 
@@ -28,6 +29,7 @@ __all__ = [
     "MatrixResult",
     "cached_decode",
     "cached_matrix",
+    "cached_recognition",
     "default_engine_name",
     "digest",
     "engine_status",
@@ -175,3 +177,24 @@ def cached_decode(image_key: str, image: np.ndarray, engine_name: str, config: P
     """(N-best list best first, decode ms) for the cached matrix of this input under `decoder`."""
     return _decode(image_key, image, engine_name, _config_key(config),
                    tuple(sorted(asdict(decoder).items())))
+
+
+@st.cache_data(max_entries=32, show_spinner="Running the model…")
+def _recognition(image_key: str, _image: np.ndarray, engine_name: str,
+                 config_key: tuple[tuple[str, object], ...],
+                 decoder_key: tuple[tuple[str, object], ...]) -> Recognition:
+    from ocr.decoding import DecoderConfig
+    from ocr.pipeline import recognize
+    from ocr.preprocess import PreprocessConfig
+
+    return recognize(_image, get_engine(engine_name), DecoderConfig(**dict(decoder_key)),  # type: ignore[arg-type]
+                     PreprocessConfig(**dict(config_key)))
+
+
+def cached_recognition(image_key: str, image: np.ndarray, engine_name: str, config: PreprocessConfig,
+                       decoder: DecoderConfig) -> Recognition:
+    """ocr.pipeline.recognize cached per (image content key, engine, preprocess config, decoder config):
+    coming back to an image (another page, a rerun) shows its result without running the model again.
+    The Recognition's timings are those of the run that computed it."""
+    return _recognition(image_key, image, engine_name, _config_key(config),
+                        tuple(sorted(asdict(decoder).items())))
