@@ -490,7 +490,7 @@ def saved_runs_section(run_key: str) -> None:
         ci = d["ci95_d_cer"]
         st.markdown(
             f"**{html.escape(c.row_a)} → {html.escape(c.row_b)}** · {c.n} common lines · CER "
-            f"{c.cer_a:.4f} → {c.cer_b:.4f} · ΔCER {d['d_cer']:+.4f}"
+            f"{c.cer_a:.4f} → {c.cer_b:.4f} · ΔCER {d['d_cer'] or 0:+.4f}"
             + (f" [{ci[0]:+.4f}, {ci[1]:+.4f}]" if ci else "")
             + f" · {d['verdict']}"
         )
