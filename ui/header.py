@@ -9,7 +9,9 @@ from ui.examples import EXAMPLES, NOTE_KEY, PENDING_KEY, apply_example
 __all__ = ["TAGLINE", "render_header"]
 
 TAGLINE = ("Chinese OCR studio — read Chinese text lines and whole pages offline, and see inside: the "
-           "preprocessing, the CTC matrix, greedy vs beam vs language-model decoding, and benchmarks.")
+           "preprocessing, the CTC matrix, greedy vs beam vs language-model decoding, benchmarks.")
+# Streamlit's default top padding (6rem) pushes a page's result below the fold at 1280×720.
+_STYLE = '<style>[data-testid="stMainBlockContainer"]{padding-top:2.5rem}</style>'
 PILLS_KEY = "hdr_example"
 
 
@@ -25,11 +27,11 @@ def render_header() -> None:
     target = st.session_state.pop(PENDING_KEY, None)
     if target:
         st.switch_page(target)
-    left, right = st.columns([4, 7], vertical_alignment="center")
-    left.html(f'<div class="studio-tagline" style="font-size:15px;color:#444;line-height:1.35">'
-              f"<b>{TAGLINE.split(' — ')[0]}</b> — {TAGLINE.split(' — ', 1)[1]}</div>")
-    right.pills("Try an example:", list(EXAMPLES), key=PILLS_KEY, on_change=_picked,
-                format_func=lambda n: EXAMPLES[n].title, label_visibility="collapsed")
+    name, rest = TAGLINE.split(" — ", 1)
+    st.html(f'{_STYLE}<div class="studio-tagline" style="font-size:15px;color:#444;line-height:1.35">'
+            f"<b>{name}</b> — {rest} <i>Try an example:</i></div>")
+    st.pills("Try an example:", list(EXAMPLES), key=PILLS_KEY, on_change=_picked,
+             format_func=lambda n: EXAMPLES[n].title, label_visibility="collapsed")
     note = st.session_state.pop(NOTE_KEY, None)
     if note:
         st.info(note, icon=":material/lightbulb:")
