@@ -194,6 +194,7 @@ def _decoder_config(opts: OcrOptions):  # -> ocr.decoding.DecoderConfig
 
 def _recognize(st: ApiState, inputs: list[_Input], opts: OcrOptions, engine_name: str) -> list[OcrResult]:
     """Fetch/decode the images, run the engine once over all of them, shape the results."""
+    from ocr.api.memory import TRIM_AFTER_BYTES, release_free_memory
     from ocr.engines.registry import load_engine
     from ocr.imageio import load_image, max_decode_bytes, max_pixels_limit
     from ocr.pipeline import recognize_batch
@@ -225,6 +226,9 @@ def _recognize(st: ApiState, inputs: list[_Input], opts: OcrOptions, engine_name
             nbest = [Hypothesis(text=d.text, score=round(float(d.score), 4)) for d in rec.nbest[: opts.nbest]]
         out.append(OcrResult(text=rec.text, chars=chars, nbest=nbest, engine=rec.engine,  # type: ignore[arg-type]
                              decoder=rec.decoder, elapsed_time=round(elapsed, 2)))
+    if max_decode_bytes() - byte_budget >= TRIM_AFTER_BYTES:  # big images: give their memory back now
+        del recs, images
+        release_free_memory()
     return out
 
 

@@ -90,9 +90,6 @@ def serve(
     if workers < 1:
         raise ApiConfigError("workers must be >= 1")
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s:     %(name)s: %(message)s")
-    from ocr.api.memory import release_large_blocks_on_free
-
-    release_large_blocks_on_free()  # RSS comes back after large images (see ocr/api/memory.py)
     if warning:
         log.warning(warning)
     # the protocol reads its header deadline from the environment (in every worker process)
