@@ -1,4 +1,4 @@
-"""CTC decoders: latency, what the LM fixes, and the alpha/beta sweep behind DecoderConfig's defaults.
+"""CTC decoders: latency, what the LM fixes, and the alpha/beta sweep of the (older) shallow fusion.
 
 Run: .venv/bin/python benchmarks/bench_decoders.py [--repeats N] [--engine ppocr-v4 --image PATH]
      .venv/bin/python benchmarks/bench_decoders.py --sweep [--lines 150]
@@ -12,7 +12,8 @@ Timings on a busy shared machine are inflated: compare CPU ms and note the load 
 Sweep: synthetic ambiguous matrices for Corpus lines (jieba-word sentences, rare characters, numbers,
 Latin, mixed): 25% of characters have a distractor with p ~ U(0.3, 0.6), 5% are weak (p ~ U(0.3, 0.5)
 against blank) and 5% of blank frames carry a spurious character (p ~ U(0.2, 0.45)). Prints CER per
-(lm_weight, length_bonus). These are not the real samples, on purpose.
+(lm_weight, length_bonus) of fusion="shallow" (where length_bonus applies). These are not the real
+samples, on purpose. The default beam_lm (rescoring) is swept on rendered lines by bench_rescore.py.
 """
 
 from __future__ import annotations
@@ -201,7 +202,7 @@ def sweep(n_lines: int, seed: int, alphas: list[float], betas: list[float]) -> N
     print(f"  greedy CER {greedy:.4f}   beam CER {beam:.4f}")
     print("  beam+LM CER, rows lm_weight, columns length_bonus " + " ".join(f"{b:>6}" for b in betas))
     for a in alphas:
-        row = [cer_of(DecoderConfig("beam_lm", lm_weight=a, length_bonus=b)) for b in betas]
+        row = [cer_of(DecoderConfig("beam_lm", lm_weight=a, length_bonus=b, fusion="shallow")) for b in betas]
         print(f"  {a:>50} " + " ".join(f"{x:6.4f}" for x in row))
 
 
