@@ -18,3 +18,11 @@ def real_samples() -> Path:
     if not root.is_dir():
         pytest.skip(f"real samples not found at {root} (set OCR_REAL_SAMPLES)")
     return root
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _runs_dir(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Benchmark runs saved during the tests (bench saves every run, issue 20) go to a temporary folder,
+    not the repository's runs/bench, unless OCR_RUNS_DIR is set already."""
+    if not os.environ.get("OCR_RUNS_DIR"):
+        os.environ["OCR_RUNS_DIR"] = str(tmp_path_factory.mktemp("bench-runs"))
