@@ -40,6 +40,7 @@ __all__ = [
 
 KEY = "bench_eval"
 MAX_LINES = 100
+MAX_RUNS = 100  # newest saved runs listed
 _OPTIONS = (
     ("nfkc", "NFKC"),
     ("width", "full→half width"),
@@ -154,13 +155,16 @@ def _analyse(fingerprint: int, _samples: list, norm: Normalization) -> RowAnalys
 
 def _fingerprint(samples: list) -> int:
     """A hash of what the analysis reads from each sample."""
-    return hash(tuple((s.key, s.label, s.prediction, s.ms is None, s.char_confidences, s.subset)
-                      for s in samples))
+    return hash(
+        tuple((s.key, s.label, s.prediction, s.ms is None, s.char_confidences, s.subset) for s in samples)
+    )
 
 
 def _analyses(run: BenchRun, norm: Normalization) -> dict[str, RowAnalysis]:
-    return {run_label(r.engine, r.decoder): _analyse(_fingerprint(r.samples), r.samples, norm)
-            for r in run.results}
+    return {
+        run_label(r.engine, r.decoder): _analyse(_fingerprint(r.samples), r.samples, norm)
+        for r in run.results
+    }
 
 
 def _lines_html(run: BenchRun, result_label: str, keys: list[str]) -> str:
@@ -403,13 +407,21 @@ def _thumbs(saved: Run) -> dict[str, str]:
     return thumbs
 
 
-def _describe_run(path: Path) -> str:
+@st.cache_data(show_spinner=False, max_entries=512)
+def _describe_run(path: str, mtime: float) -> str:
+    """One line naming a saved run (cached per file version: a run file can be several MB)."""
     try:
-        r = load_run(path)
+        r = load_run(Path(path))
     except OCRError:
-        return f"{path.name} (unreadable)"
+        return f"{Path(path).name} (unreadable)"
     rows = ", ".join(run_label(x.engine, x.decoder) for x in r.results)
-    return f"{path.stem} · {r.set_name} · {rows}"
+    return f"{Path(path).stem} · {r.set_name} · {rows}"
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _compare(a: str, mtime_a: float, b: str, mtime_b: float) -> list:
+    """compare_runs of two saved run files, cached per file version."""
+    return compare_runs(load_run(Path(a)), load_run(Path(b)))
 
 
 def _fixed_broken_frame(changes: list) -> pd.DataFrame:
@@ -446,7 +458,8 @@ def _open_picked(run_key: str) -> None:
 def saved_runs_section(run_key: str) -> None:
     """Open a saved run (its analysis, crops when the set is on disk) or compare two saved runs."""
     folder = runs_dir()
-    files = sorted(folder.glob("*.json"), reverse=True) if folder.is_dir() else []
+    found = [(p.stat().st_mtime, p) for p in folder.glob("*.json")] if folder.is_dir() else []
+    files = [p for _, p in sorted(found, key=lambda t: (t[0], t[1].name), reverse=True)][:MAX_RUNS]
     st.subheader("Saved runs")
     if not files:
         st.caption(
@@ -454,7 +467,8 @@ def saved_runs_section(run_key: str) -> None:
             "(`python -m ocr bench` saves there too)."
         )
         return
-    names = {str(p): _describe_run(p) for p in files}
+    mtimes = {str(p): m for m, p in found}
+    names = {str(p): _describe_run(str(p), mtimes[str(p)]) for p in files}
     if f"{KEY}_open_error" in st.session_state:
         st.error(st.session_state[f"{KEY}_open_error"])
     st.selectbox(
@@ -481,7 +495,7 @@ def saved_runs_section(run_key: str) -> None:
         st.caption("Choose two different runs.")
         return
     try:
-        comparisons = compare_runs(load_run(Path(a)), load_run(Path(b)))
+        comparisons = _compare(a, mtimes[a], b, mtimes[b])
     except OCRError as exc:
         st.error(f"Cannot compare: {exc}")
         return
