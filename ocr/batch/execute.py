@@ -245,8 +245,7 @@ def local_cpus() -> int:
 
 class _RayWorker:
     """Ray Data's callable class: one Worker per actor; a batch of item columns -> JSON records.
-    Subclassed per job by _actor_class (no constructor arguments: an actor restarted after its node
-    died must not depend on an object that died with the node)."""
+    Subclassed per job by _actor_class: the job travels with the class, not as a constructor argument."""
 
     job: Job
 
@@ -266,10 +265,10 @@ def _actor_class(job: Job) -> type[_RayWorker]:
 
 
 def _init_ray(address: str | None, threads: int) -> Any:
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"  # before ray is imported: no usage reporting
     ok, why = ray_available()
     if not ok:
         raise OCRError(why)
-    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"  # before ray is imported: no usage reporting
     import ray
     import ray.data
 
