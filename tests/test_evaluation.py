@@ -120,7 +120,7 @@ def test_paired_difference_tells_real_from_noise() -> None:
     better = LineStats([0] * n, [10] * n, [1] * n)
     same = LineStats([1] * (n // 2) + [0, 2] * (n // 4), [10] * n, [0] * n)
     d = paired_diff(base, better)
-    assert d.cer == pytest.approx(-0.1) and d.cer_significant and d.verdict() == "B lower CER"
+    assert d.cer == pytest.approx(-0.1) and d.cer_significant and d.verdict() == "B: lower CER (significant)"
     assert not paired_diff(base, same).cer_significant
     assert "indistinguishable" in paired_diff(base, same).verdict()
     with pytest.raises(ValueError):

@@ -72,11 +72,12 @@ class PairedDiff:
     def line_acc_significant(self) -> bool:
         return not (self.line_acc_ci[0] <= 0.0 <= self.line_acc_ci[1])
 
-    def verdict(self) -> str:
-        """A sentence for a table: which row is better on CER, or that they are indistinguishable."""
+    def verdict(self, a: str = "A", b: str = "B") -> str:
+        """A sentence for a table: which row (named a, b) has the lower CER, or that they are
+        indistinguishable."""
         if not self.cer_significant:
             return "indistinguishable (CER difference CI includes 0)"
-        return "B lower CER" if self.cer < 0 else "A lower CER"
+        return f"{b if self.cer < 0 else a}: lower CER (significant)"
 
 
 def _pooled(e: np.ndarray, c: np.ndarray) -> np.ndarray:

@@ -172,5 +172,6 @@ def pairwise(rows: Sequence[RowLike], norm: Normalization) -> list[dict[str, obj
                         "ci95_d_cer": [round(d.cer_ci[0], 5), round(d.cer_ci[1], 5)],
                         "d_line_acc": round(d.line_acc, 5),
                         "ci95_d_line_acc": [round(d.line_acc_ci[0], 5), round(d.line_acc_ci[1], 5)],
-                        "significant": d.cer_significant, "verdict": d.verdict()})
+                        "significant": d.cer_significant,
+                        "verdict": d.verdict(f"{a.engine} / {a.decoder}", f"{b.engine} / {b.decoder}")})
     return out

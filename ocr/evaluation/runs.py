@@ -169,12 +169,13 @@ class RowComparison:
 
     def as_dict(self) -> dict[str, object]:
         d = self.diff
+        verdict = "no common lines" if d is None else d.verdict(f"A ({self.row_a})", f"B ({self.row_b})")
         return {"row_a": self.row_a, "row_b": self.row_b, "n": self.n, "cer_a": round(self.cer_a, 5),
                 "cer_b": round(self.cer_b, 5),
                 "d_cer": None if d is None else round(d.cer, 5),
                 "ci95_d_cer": None if d is None else [round(d.cer_ci[0], 5), round(d.cer_ci[1], 5)],
                 "significant": None if d is None else d.cer_significant,
-                "verdict": "no common lines" if d is None else d.verdict(),
+                "verdict": verdict,
                 "fixed": [asdict(c) for c in self.fixed], "broken": [asdict(c) for c in self.broken],
                 "better": self.better, "worse": self.worse}
 
