@@ -213,6 +213,13 @@ def test_lmdb_set(tmp_path: Path) -> None:
         assert lset.samples[1].error is not None and lset.samples[2].error is not None
         root = lset.root
     assert not root.exists()  # extracted into a temporary folder, removed on exit
+    import zipfile  # the same LMDB folder uploaded as a zip
+
+    with zipfile.ZipFile(tmp_path / "set.zip", "w") as zf:
+        for f in (tmp_path / "set").iterdir():
+            zf.write(f, f"set/{f.name}")
+    with open_labelled_set((tmp_path / "set.zip").read_bytes()) as lset:
+        assert [s.text for s in lset.samples] == ["你好", "世界", "缺图"] and lset.samples[0].error is None
     bad = tmp_path / "bad"
     env = lmdb.open(str(bad), map_size=1 << 20)
     env.close()

@@ -230,6 +230,10 @@ def _subfolder_labels(root: Path) -> list[Path]:
     return found if len(found) >= 2 else []
 
 
+def _has_labels_file(root: Path) -> bool:
+    return any(p.is_file() and (p.name.lower() in LABEL_NAMES or p.suffix == ".tsv") for p in root.rglob("*"))
+
+
 def _find_labels_file(root: Path) -> Path:
     """The labels file in a folder: a known name at the shallowest depth, else the only .tsv."""
     candidates = [p for p in root.rglob("*") if p.is_file() and p.name.lower() in LABEL_NAMES]
@@ -333,7 +337,13 @@ def open_labelled_set(
         if _is_zip(source):
             tmp = Path(tempfile.mkdtemp(prefix="ocr-set-"))
             problems = _extract_zip(source if isinstance(source, bytes) else Path(source), tmp, limits)
-            labels_file = _find_labels_file(tmp)
+            lmdb_in_zip = next((p.parent for p in sorted(tmp.rglob("data.mdb"))), None)
+            if lmdb_in_zip is not None and not _has_labels_file(tmp):  # a zipped LMDB folder
+                out = Path(tempfile.mkdtemp(prefix="lmdb-", dir=tmp))
+                problems += _extract_lmdb(lmdb_in_zip, out, limits)
+                labels_file = out / "labels.tsv"
+            else:
+                labels_file = _find_labels_file(tmp)
             default_name = "upload.zip" if isinstance(source, bytes) else Path(source).name
         elif isinstance(source, bytes):
             raise DatasetError("uploaded bytes are not a zip archive; upload a .zip with a labels file")
