@@ -28,13 +28,13 @@ OUT = ROOT / "docs" / "screenshots"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 DRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 SIZES = ((1280, 720), (1400, 1000))
-# (file name, url path, what must be on screen before the shot)
+# (file name, url path, text that must be on screen, CSS selector that must be painted or "")
 PAGES = (
-    ("recognize", "/recognize", "Recognized text"),
-    ("document", "/document", "Text in reading order"),  # the page figure paints last
-    ("inspector", "/inspector", "Decoders side by side"),
-    ("benchmark", "/benchmark", "Results · sample_images"),
-    ("finetune", "/finetune", "Fine-tune"),
+    ("recognize", "/recognize", "Recognized text", "span.ocr-char"),
+    ("document", "/document", "Text in reading order", ".js-plotly-plot image"),
+    ("inspector", "/inspector", "Decoders side by side", ".js-plotly-plot .heatmaplayer"),
+    ("benchmark", "/benchmark", "Results · sample_images", ".js-plotly-plot"),
+    ("finetune", "/finetune", "Fine-tune", ""),
 )
 
 
@@ -140,6 +140,26 @@ def save_small_png(png: bytes, path: Path, colors: int = 128) -> None:
     image.quantize(colors=colors, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
 
 
+def wait_css(driver: Any, css: str, timeout: float = 180) -> None:
+    """Wait until an element matching css is on the page (RuntimeError after timeout seconds)."""
+    from selenium.webdriver.common.by import By
+
+    deadline = time.monotonic() + timeout
+    while not driver.find_elements(By.CSS_SELECTOR, css):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"nothing matched {css!r}")
+        time.sleep(0.3)
+
+
+def scroll_to_text(driver: Any, text: str) -> None:
+    """Scroll Streamlit's main area so the first element whose text starts with `text` is at the top."""
+    driver.execute_script(
+        "const el = Array.from(document.querySelectorAll('h1,h2,h3,p,strong'))"
+        ".find(e => e.textContent.trim().startsWith(arguments[0]));"
+        "if (el) el.scrollIntoView({block: 'start'});", text)
+    time.sleep(1.0)
+
+
 def run_benchmark(driver: Any, url: str) -> None:
     """Run the bundled sample set on the Benchmark page and wait for its results."""
     driver.get(f"{url}/benchmark")
@@ -156,14 +176,18 @@ def main() -> None:
         for width, height in SIZES:
             driver = chromium(width, height, Path(tmp) / f"profile{width}")
             try:
-                for name, path, marker in PAGES:
+                for name, path, marker, css in PAGES:
                     if name == "benchmark":
                         run_benchmark(driver, url)
-                        driver.execute_script("window.scrollTo(0, 0)")
                     else:
                         driver.get(url + path)
                         wait_text(driver, marker)
-                        wait_idle(driver, settle=4.0 if name == "document" else 1.5)
+                        wait_idle(driver)
+                    if css:
+                        wait_css(driver, css)
+                        time.sleep(1.5)  # let the figure finish painting
+                    if name == "benchmark":  # the results, not the form above them
+                        scroll_to_text(driver, "Results")
                     target = OUT / f"{name}_{width}x{height}.png"
                     save_small_png(driver.get_screenshot_as_png(), target)
                     print(target.relative_to(ROOT), f"{target.stat().st_size // 1024} KB")
