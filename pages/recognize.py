@@ -9,7 +9,7 @@ from streamlit.delta_generator import DeltaGenerator
 from ocr.errors import OCRError
 from ocr.evaluation.metrics import cer
 from ocr.pipeline import Recognition
-from ui.current import get_current, set_page
+from ui.current import CurrentImage, array_key, get_current, set_current, set_page
 from ui.inputs import (
     STAGE_TITLES,
     PickedImage,
@@ -27,7 +27,7 @@ from ui.render import (
     stage_image_html,
     timings_html,
 )
-from ui.resources import cached_recognition
+from ui.resources import cached_recognition, upside_down_probability
 from ui.sidebar import current_settings, ensure_navigation
 
 PREFIX = "rec"
@@ -80,6 +80,25 @@ def _result(box: DeltaGenerator, rec: Recognition, label: str | None) -> None:
                     "(NFKC, spaces ignored)</span></div>")
 
 
+def _upside_down_hint(picked: PickedImage) -> None:
+    """Offer to turn the line when the 0°/180° classifier finds it upside down (p ≥ FLIP_LINE_P)."""
+    from ocr.documents.orientation import FLIP_LINE_P
+
+    p = upside_down_probability(picked.key, picked.image)
+    if p is None or p < FLIP_LINE_P:
+        return
+    left, right = st.columns([4, 1], vertical_alignment="center")
+    left.warning(f"This line looks upside down (0°/180° line classifier: p = {p:.2f}). The engines read "
+                 "left to right, top up.")
+    if right.button("Turn it 180°", key=f"{PREFIX}_turn"):
+        current = get_current()
+        if current is not None:
+            turned = np.ascontiguousarray(current.image[::-1, ::-1])
+            set_current(CurrentImage(f"{current.name} (turned 180°)", array_key(turned), turned,
+                                     f"{current.source}, turned 180°", current.label))
+        st.rerun()
+
+
 def _page_hint(picked: PickedImage) -> None:
     """Point to the Document page when the image looks like a whole page rather than a line."""
     h, w = picked.image.shape[:2]
@@ -105,6 +124,8 @@ def main() -> None:
         return
     if looks_like_page(picked.image):
         _page_hint(picked)
+    else:
+        _upside_down_hint(picked)
     if not settings.engine_ok:
         st.error(f"The engine {settings.engine!r} is unavailable here: {settings.engine_reason}. "
                  "Choose another engine in the sidebar.")

@@ -36,6 +36,7 @@ __all__ = [
     "get_engine",
     "get_lm",
     "load_image_cached",
+    "upside_down_probability",
 ]
 
 
@@ -198,3 +199,18 @@ def cached_recognition(image_key: str, image: np.ndarray, engine_name: str, conf
     The Recognition's timings are those of the run that computed it."""
     return _recognition(image_key, image, engine_name, _config_key(config),
                         tuple(sorted(asdict(decoder).items())))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _upside_down(image_key: str, _image: np.ndarray) -> float | None:
+    from ocr.documents.orientation import load_orientation, orientation_available
+
+    if not orientation_available()[0]:
+        return None
+    return float(load_orientation().upside_down([_image])[0])
+
+
+def upside_down_probability(image_key: str, image: np.ndarray) -> float | None:
+    """The 0°/180° line classifier's probability that this line image (H, W, 3) uint8 is upside down,
+    cached per content key; None where the classifier cannot load."""
+    return _upside_down(image_key, image)
