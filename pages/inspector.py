@@ -47,9 +47,6 @@ def _decoder_column(method: str, nbest: list[Decoded], ms: float, greedy_text: s
     st.html(f'<div class="insp-best insp-{method}" style="font-size:24px;line-height:1.6">'
             f'{_marked(greedy_text, text) or "&nbsp;"}</div>')
     st.caption(f"decode {ms:.1f} ms · score {best.score:.3f}" if best is not None else "no output")
-    rows = [{"#": i + 1, "text": d.text, "log score": round(d.score, 4),
-             "mean conf": round(d.mean_confidence, 3)} for i, d in enumerate(nbest)]
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 
 
 @st.fragment
@@ -144,6 +141,13 @@ def main() -> None:
     st.caption(f"Beam width {settings.beam_width}, LM weight {settings.lm_weight:g}, length bonus "
                f"{settings.length_bonus:g} (sidebar). "
                "Highlighted characters differ from the greedy output.")
+    # One full-width table of every decoder's N best (three narrow tables cut their texts off).
+    nbest_rows = [{"decoder": DECODER_TITLES[method], "#": i + 1, "text": d.text,
+                   "log score": round(d.score, 4),
+                   "mean conf": round(d.mean_confidence, 3) if d.labels else None}
+                  for method, (nbest, _ms) in decoded.items() for i, d in enumerate(nbest)]
+    st.dataframe(pd.DataFrame(nbest_rows), hide_index=True, width="stretch",
+                 column_config={"text": st.column_config.TextColumn("text", width="large")})
 
     st.subheader(f"Per character ({DECODER_TITLES.get(settings.decoder, settings.decoder)})")
     if best is None or not best.labels:

@@ -284,7 +284,9 @@ def test_inspector_every_ctc_engine(name: str) -> None:
     body = html_bodies(at)
     for method in ("greedy", "beam", "beam_lm"):
         assert f"insp-{method}" in body
-    assert len(at.dataframe) >= 4  # three N-best lists + the per-character table
+    assert len(at.dataframe) >= 2  # the decoders' N-best lists (one table) + the per-character table
+    nbest = at.dataframe[0].value
+    assert set(nbest["decoder"]) == {"greedy", "beam search", "beam + LM"}
 
 
 def test_inspector_slider_rerenders_without_rerunning_the_model(monkeypatch: pytest.MonkeyPatch) -> None:
