@@ -340,3 +340,32 @@ def test_benchmark_hands_errors_to_the_finetune_page(tmp_path: Path, monkeypatch
     assert at.title[0].value == "Fine-tune"
     assert at.radio(key="ft_source").value == "bench_errors"
     assert any(f"{errors['n']} lines" in c.value for c in at.caption)
+
+
+def test_rest_api_lists_and_runs_the_user_engine(tuned: tuple[Path, object, Path], tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from ocr.api import app as api_app
+    from ocr.api.settings import ApiSettings
+
+    key = "finetune-test-key-0123456789"
+    users, _, _ = tuned
+    monkeypatch.setenv("OCR_USER_MODELS", str(tmp_path / "empty"))
+    settings = ApiSettings(api_keys=frozenset({key}), preload=("none",))
+    buf = io.BytesIO()
+    Image.fromarray(render(TEXTS[0], size=28)).save(buf, format="PNG")
+    with TestClient(api_app.create_app(settings)) as c:
+        names = [e["name"] for e in c.get("/api/v1/engines", headers={"X-API-Key": key}).json()["engines"]]
+        assert "user:tiny" not in names
+        monkeypatch.setenv("OCR_USER_MODELS", str(users))  # the fine-tune "finishes": listed at once
+        names = [e["name"] for e in c.get("/api/v1/engines", headers={"X-API-Key": key}).json()["engines"]]
+        assert "user:tiny" in names
+        r = c.post("/api/v1/ocr", files={"image": ("line.png", buf.getvalue(), "image/png")},
+                   data={"engine": "user:tiny"}, headers={"X-API-Key": key})
+        assert r.status_code == 200, r.text
+        assert r.json()["engine"] == "user:tiny"
+        r = c.post("/api/v1/ocr", files={"image": ("line.png", buf.getvalue(), "image/png")},
+                   data={"engine": "user:nope"}, headers={"X-API-Key": key})
+        assert r.status_code == 422 and r.json()["error"]["code"] == "unknown_engine", r.text

@@ -92,6 +92,7 @@ class ApiState:
     default_engine: str | None = None
     default_reason: str = ""
     engine_rows: list[EngineOut] | None = None
+    engine_rows_key: object = None  # the user-models folder's state the rows were made for
     loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False)
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
@@ -445,9 +446,13 @@ def create_app(settings: ApiSettings | None = None, fetcher: UrlFetcher | None =
              responses=auth_errors)
     async def engines(request: Request) -> EnginesResponse:
         """Registered engines, whether each can run here (and why not), and the default."""
-        if st.engine_rows is None:
+        from ocr.engines.user import user_models_signature
+
+        key = user_models_signature()  # a fine-tune finished since: list it at once
+        if st.engine_rows is None or key != st.engine_rows_key:
             rows, default, reason = await st.run(_engine_rows)
             st.engine_rows, st.default_engine, st.default_reason = rows, default, reason
+            st.engine_rows_key = key
         return EnginesResponse(default=st.default_engine, engines=st.engine_rows)
 
     ocr_errors = _error_responses(400, 401, 413, 415, 422, 429, 503, 504)

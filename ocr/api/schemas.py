@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from ocr.decoding import DECODERS
-from ocr.engines.registry import ENGINES
+from ocr.engines.registry import BUILTIN
 
 __all__ = [
     "BatchJsonRequest", "BatchResponse", "CharOut", "EngineOut", "EnginesResponse", "ErrorBody",
@@ -16,7 +16,10 @@ __all__ = [
     "OcrResult", "multipart_schema",
 ]
 
-EngineName = Literal[tuple(ENGINES)]  # type: ignore[valid-type]
+# the built-in engines, or a model fine-tuned here (user:NAME, listed by GET /api/v1/engines as soon as it
+# is finished; an unknown one is answered 422 unknown_engine by the registry)
+EngineName = Literal[tuple(BUILTIN)] | Annotated[  # type: ignore[valid-type]
+    str, StringConstraints(pattern=r"^user:[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")]
 DecoderName = Literal[DECODERS]  # type: ignore[valid-type]
 
 

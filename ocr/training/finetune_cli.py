@@ -22,6 +22,9 @@ def _interrupt(_signum: int, _frame: FrameType | None) -> None:
 
 
 def _cmd_finetune(args: argparse.Namespace) -> int:
+    # before torch loads OpenMP: waiting threads sleep instead of spinning (on a shared 2-core machine a
+    # spinning thread burns the CPU its partner needs)
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from ocr.training.finetune import DEFAULT_REHEARSAL, FinetuneConfig, finetune
 
     rehearsal = DEFAULT_REHEARSAL if args.rehearsal is None else args.rehearsal
