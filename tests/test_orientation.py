@@ -82,3 +82,21 @@ def test_single_upside_down_line_is_read_turned(engine, classifier) -> None:
     assert result.turned == 0
     assert result.lines[0].upside_down and not any(line.upside_down for line in result.lines[1:])
     assert cer(det.lines[0].text, result.lines[0].text) < 0.1
+
+
+def test_db_boxes_tilted_past_45_degrees_read_along_their_long_side() -> None:
+    """A sticker line tilted 50° stays a line (its long side on top, not a vertical column); an upright
+    column stays vertical."""
+    import cv2
+
+    from ocr.documents.db import line_quad
+
+    tilted = cv2.boxPoints(((300.0, 300.0), (400.0, 60.0), 50.0)).astype(np.float32)
+    box = TextBox(line_quad(tilted), 1.0)
+    assert not box.vertical and box.width > 5 * box.height
+    tl, tr = box.points[0], box.points[1]
+    assert tr[0] > tl[0] and tr[1] > tl[1]  # read from upper left to lower right
+    column = cv2.boxPoints(((300.0, 300.0), (60.0, 400.0), 5.0)).astype(np.float32)
+    assert TextBox(line_quad(column), 1.0).vertical
+    upright = cv2.boxPoints(((300.0, 300.0), (400.0, 60.0), 10.0)).astype(np.float32)
+    np.testing.assert_allclose(TextBox(line_quad(upright), 1.0).width, 400.0, rtol=1e-3)

@@ -148,7 +148,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def test_cli_registers_page_command() -> None:
     args = _parser().parse_args(["page", "x.png"])
-    assert (args.detector, args.engine, args.decoder, args.json) == ("classical", None, "greedy", False)
+    # detector None: read_page takes default_detector() (ppocr-det where it can load, else classical)
+    assert (args.detector, args.engine, args.decoder, args.json, args.orient) == (None, None, "greedy", False,
+                                                                                  True)
+    assert _parser().parse_args(["page", "x.png", "--no-orient"]).orient is False
     with pytest.raises(SystemExit):
         _parser().parse_args(["page", "x.png", "--detector", "magic"])
 

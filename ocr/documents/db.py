@@ -113,6 +113,39 @@ def db_boxes(prob: np.ndarray, cfg: DBConfig) -> list[tuple[np.ndarray, float]]:
     return out
 
 
+MAX_LINE_TILT = 60.0  # degrees: a box whose long side is tilted at most this much is a (tilted) line
+
+
+def line_quad(points: np.ndarray) -> np.ndarray:
+    """Corners (4, 2) as tl, tr, br, bl with the top edge along the box's long side when that side is
+    tilted at most MAX_LINE_TILT from horizontal (a tilted sticker or sign reads along its long side);
+    otherwise order_points (the edge closest to horizontal on top: upright lines, vertical columns).
+
+    order_points alone turns a line tilted past 45° into a "vertical column" and crops it sideways.
+    """
+    p = order_points(points)
+    sides = [p[(k + 1) % 4] - p[k] for k in range(4)]
+    k = int(np.argmax([float(np.hypot(*d)) for d in sides[:2]]))  # the longer of tl->tr, tr->br
+    d = sides[k]
+    if k == 0 or np.hypot(*sides[0]) >= np.hypot(*sides[1]):
+        return p  # the top edge is already the long side
+    u = d if d[0] >= 0 else -d  # long-axis direction, pointing right
+    tilt = abs(np.degrees(np.arctan2(float(u[1]), float(u[0]))))
+    if tilt > MAX_LINE_TILT:
+        return p
+    u = u / max(float(np.hypot(*u)), 1e-6)
+    n = np.array([u[1], -u[0]], dtype=np.float32)  # towards the text's top (y grows downwards)
+    c = p.mean(axis=0)
+    along, up = (p - c) @ u, (p - c) @ n
+    tl = int(np.argmax(up - along))
+    tr = int(np.argmax(up + along))
+    br = int(np.argmax(-up + along))
+    bl = int(np.argmax(-up - along))
+    if len({tl, tr, br, bl}) < 4:
+        return p
+    return p[[tl, tr, br, bl]].astype(np.float32)
+
+
 class DBDetector(Detector):
     """PP-OCRv4 DB text detector from the rapidocr_onnxruntime wheel, run with onnxruntime."""
 
@@ -155,7 +188,7 @@ class DBDetector(Detector):
             p = pts / np.array([sx, sy], dtype=np.float32)
             p[:, 0] = np.clip(p[:, 0], 0, w - 1)
             p[:, 1] = np.clip(p[:, 1], 0, h - 1)
-            b = TextBox(order_points(p), score)
+            b = TextBox(line_quad(p), score)
             if b.width > 3 and b.height > 3:
                 boxes.append(b)
         cfg = self.config
