@@ -44,7 +44,7 @@ def test_tesseract_absent(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
 
 def test_crnn_without_checkpoint(tmp_path: Path) -> None:
     reason = crnn.check("crnn", checkpoint=tmp_path / "missing.pt")
-    assert reason is not None and "no trained checkpoint" in reason
+    assert reason is not None and "no model file at models/crnn.onnx" in reason
 
 
 def test_cli_lists_unavailable_engines_with_reason(monkeypatch: pytest.MonkeyPatch,

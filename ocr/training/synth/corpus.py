@@ -7,7 +7,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ocr.charset import Charset, jieba_words, load_charset
+from ocr.charset import Charset, gb2312_chars, jieba_words, load_charset
 
 __all__ = ["Corpus", "amount_upper"]
 
@@ -78,13 +78,25 @@ def amount_upper(yuan: int, jiao: int = 0, fen: int = 0) -> str:
 
 
 @lru_cache(maxsize=1)
+@lru_cache(maxsize=1)
+def simplified_han() -> frozenset[str]:
+    """The 6,763 GB2312 Han characters: the corpus writes simplified text (traditional lines are made
+    from it with OpenCC, ocr.training.synth.kinds), even though the charset also holds traditional forms."""
+    return frozenset(c for c in gb2312_chars() if "\u4e00" <= c <= "\u9fff")
+
+
+def _simplified(word: str) -> bool:
+    gb = simplified_han()
+    return all(c in gb for c in word if "\u4e00" <= c <= "\u9fff")
+
+
 def _weighted_words() -> tuple[tuple[str, ...], np.ndarray]:
-    """(words, cumulative weights) of jieba's dictionary words the charset covers, weights =
-    freq ** 0.5 (flattens the head)."""
+    """(words, cumulative weights) of jieba's dictionary words the charset covers, simplified only,
+    weights = freq ** 0.5 (flattens the head)."""
     cs = load_charset()
     words, weights = [], []
     for word, freq in jieba_words():
-        if not cs.covers(word) or not word.strip():
+        if not cs.covers(word) or not word.strip() or not _simplified(word):
             continue
         words.append(word)
         weights.append(freq ** 0.5)
@@ -102,7 +114,8 @@ class Corpus:
     def __init__(self, charset: Charset | None = None) -> None:
         self.charset = charset or load_charset()
         self.words, self._cum = _weighted_words()
-        self.han = [c for c in self.charset.chars[1:] if "\u4e00" <= c <= "\u9fff"]
+        gb = simplified_han()
+        self.han = [c for c in self.charset.chars[1:] if c in gb]
 
     def _word(self, rng: np.random.Generator) -> str:
         return self.words[int(np.searchsorted(self._cum, rng.random()))]
