@@ -16,7 +16,6 @@ import numpy as np
 import streamlit as st
 
 from ocr.decoding import DecoderConfig
-from ocr.errors import OCRError
 from ui.current import CurrentImage, array_key, set_current, set_page
 
 __all__ = ["EXAMPLES", "NOTE_KEY", "PENDING_KEY", "Example", "apply_example"]
@@ -45,16 +44,10 @@ EXAMPLE_DIR = Path(__file__).resolve().parent.parent / "examples"
 def _sample(name: str, label: str | None = None) -> Callable[[], CurrentImage | None]:
     """An example line from sample_images/ (name relative to it) or, for "examples/…", from examples/."""
     def make() -> CurrentImage | None:
-        from ui.inputs import SAMPLE_DIR, sample_labels
-        from ui.resources import digest, load_image_cached
+        from ui.inputs import SAMPLE_DIR, file_current, sample_labels
 
         path = (EXAMPLE_DIR.parent if name.startswith("examples/") else SAMPLE_DIR) / name
-        try:
-            data = path.read_bytes()
-            image = load_image_cached(data)
-        except (OSError, OCRError):
-            return None
-        return CurrentImage(name, digest(data), image, f"example ({path.parent.name}/)",
+        return file_current(path, name, f"example ({path.parent.name}/)",
                             label if label is not None else sample_labels().get(name))
     return make
 

@@ -24,6 +24,7 @@ __all__ = [
     "STAGE_TITLES",
     "PickedImage",
     "display_image",
+    "file_current",
     "image_picker",
     "new_upload",
     "preprocess_config_from_state",
@@ -87,16 +88,21 @@ ERROR_KEY = "img_error"
 SAMPLE_SOURCE = "sample line (sample_images/)"
 
 
-def sample_current(name: str) -> CurrentImage | None:
-    """The sample `name` (relative to sample_images/) as a CurrentImage, or None if unreadable."""
-    path = SAMPLE_DIR / name
+def file_current(path: Path, name: str, source: str, label: str | None = None) -> CurrentImage | None:
+    """The image file `path` as a CurrentImage called `name`, or None if unreadable (the reason is shown
+    by the next image_picker)."""
     try:
         data = path.read_bytes()
         image = load_image_cached(data)
     except (OSError, OCRError) as exc:
-        st.session_state[ERROR_KEY] = f"Cannot use sample {name}: {exc}"
+        st.session_state[ERROR_KEY] = f"Cannot use {name}: {exc}"
         return None
-    return CurrentImage(name, digest(data), image, SAMPLE_SOURCE, sample_labels().get(name))
+    return CurrentImage(name, digest(data), image, source, label)
+
+
+def sample_current(name: str) -> CurrentImage | None:
+    """The sample `name` (relative to sample_images/) as a CurrentImage, or None if unreadable."""
+    return file_current(SAMPLE_DIR / name, name, SAMPLE_SOURCE, sample_labels().get(name))
 
 
 def read_upload(upload: UploadedFile, source: str) -> CurrentImage | None:
