@@ -91,12 +91,17 @@ def test_only_lf_and_crlf_split_rows(tmp_path: Path) -> None:
 
 @needs_engine
 def test_a_100000_px_wide_line_is_flagged(tmp_path: Path) -> None:
+    """bench flags the row (in-process: the CLI prints row notes, see the hostile-labels test) and
+    `recognize` prints the warning (was: garbage, exit 0, no warning)."""
+    from ocr.evaluation.bench import run_bench
+
     wide = np.full((48, 100_000), 255, np.uint8)
     wide[10:38, 100:99_900:60] = 0  # ink all along it
     Image.fromarray(wide).save(tmp_path / "wide.png")
     (tmp_path / "labels.tsv").write_text("wide.png\t一二三\n", encoding="utf-8")
-    proc = _bench(str(tmp_path / "labels.tsv"))
-    assert proc.returncode == 0 and "squeezed" in proc.stderr and "wide.png" in proc.stderr, proc.stderr
+    with open_labelled_set(tmp_path / "labels.tsv") as lset:
+        [result] = run_bench(lset, ["ppocr-v4"], ["greedy"])
+    assert "squeezed 31×" in (result.samples[0].warning or "")
     rec = subprocess.run([sys.executable, "-m", "ocr", "recognize", str(tmp_path / "wide.png"), "--engine",
                           "ppocr-v4"], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert rec.returncode == 0 and "warning: the line is 100,000×48 px" in rec.stderr
