@@ -151,7 +151,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             from ocr.batch.execute import RaySession
             from ocr.evaluation.bulk import run_bench_bulk
 
-            with RaySession(args.ray or None, args.workers) as session:
+            with RaySession(args.ray or None, args.workers, args.stall_timeout) as session:
                 results = run_bench_bulk(lset, engines, decoders, session.run, progress=progress,
                                          batch_size=args.batch_size if args.batch_size > 1 else 16,
                                          preprocess_config=_preprocess_config(args),

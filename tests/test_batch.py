@@ -246,3 +246,26 @@ def test_bench_through_the_execution_layer_scores_like_bench(line_set):
     assert (bulk.n, bulk.failed, bulk.cer) == (plain.n, plain.failed, plain.cer)
     assert [s.prediction for s in bulk.samples] == [s.prediction for s in plain.samples]
     assert bulk.lines_per_s > 0
+
+
+def test_a_stalled_ray_stream_ends_the_run_instead_of_hanging():
+    import time
+
+    from ocr.batch.execute import _watched
+
+    def stalls():
+        yield 1
+        time.sleep(3)
+        yield 2
+
+    def fails():
+        yield 1
+        raise ValueError("boom")
+
+    got = []
+    with pytest.raises(OCRError, match="rerun the same command"):
+        got.extend(_watched(stalls(), 0.3))
+    assert got == [1]
+    with pytest.raises(ValueError, match="boom"):
+        list(_watched(fails(), 5))
+    assert list(_watched(iter([1, 2]), 5)) == [1, 2]

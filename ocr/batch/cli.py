@@ -21,6 +21,8 @@ def add_ray_options(p: argparse.ArgumentParser) -> None:
                         "(HOST:PORT or auto); needs `pip install -r requirements-ray.txt`")
     p.add_argument("--workers", type=int, default=None,
                    help="Ray actors, one engine each (default: the cluster's CPUs less one)")
+    p.add_argument("--stall-timeout", type=float, default=900.0, metavar="SECONDS",
+                   help="end a Ray run that returns no records for this long (default 900; rerun resumes)")
 
 
 def add_batch_command(sub: argparse._SubParsersAction) -> None:
@@ -81,7 +83,7 @@ def run_batch_command(args: argparse.Namespace) -> int:
                 errors += sum(r["error"] is not None for r in records)
                 bar.update(len(records))
         else:
-            with RaySession(args.ray or None, args.workers) as session:
+            with RaySession(args.ray or None, args.workers, args.stall_timeout) as session:
                 plan = session.plan
                 summary.update(runner="ray", address=args.ray or "local", workers=plan.workers,
                                cpus=plan.cpus, cpus_per_worker=plan.cpus_per_worker)

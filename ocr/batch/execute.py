@@ -26,6 +26,8 @@ import json
 import logging
 import math
 import os
+import queue
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +46,7 @@ __all__ = [
 ]
 
 RAY_INSTALL = "pip install -r requirements-ray.txt (or pip install '.[ray]')"
+STALL_TIMEOUT_S = 900.0  # a Ray run that returns no chunk for this long is ended (rerun to continue)
 LINE_CHUNK = 512  # items per worker call for line images
 PAGE_CHUNK = 4  # items per worker call with --page (a page holds many lines and is much larger)
 
@@ -289,6 +292,34 @@ def _init_ray(address: str | None, threads: int) -> Any:
     return ray
 
 
+def _watched(batches: Iterator[Any], timeout_s: float) -> Iterator[Any]:
+    """The batches of a Ray Data iterator, read in a daemon thread; raises OCRError when none arrives
+    for timeout_s seconds (a stuck actor pool must end the run, not hang it: what was written stays,
+    and a rerun continues)."""
+    q: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=4)
+
+    def pump() -> None:
+        try:
+            for b in batches:
+                q.put(("batch", b))
+            q.put(("end", None))
+        except BaseException as exc:  # handed to the consumer, raised there
+            q.put(("error", exc))
+
+    threading.Thread(target=pump, name="ray-data-reader", daemon=True).start()
+    while True:
+        try:
+            kind, value = q.get(timeout=timeout_s)
+        except queue.Empty:
+            raise OCRError(f"Ray returned no records for {timeout_s:.0f} s (a stuck or starved actor pool); "
+                           "the records so far are written: rerun the same command to continue") from None
+        if kind == "end":
+            return
+        if kind == "error":
+            raise value
+        yield value
+
+
 class RaySession:
     """A connection to Ray for one or more jobs: `with RaySession(address, workers) as ray: ray.run(...)`.
 
@@ -297,9 +328,11 @@ class RaySession:
     when Ray is not installed.
     """
 
-    def __init__(self, address: str | None = None, workers: int | None = None) -> None:
+    def __init__(self, address: str | None = None, workers: int | None = None,
+                 stall_timeout_s: float = STALL_TIMEOUT_S) -> None:
         self.address = address or None
         self.workers = workers
+        self.stall_timeout_s = stall_timeout_s
         self.plan: RayPlan | None = None
         self._ray: Any = None
 
@@ -332,7 +365,7 @@ class RaySession:
             _actor_class(job), batch_size=job.chunk_size, batch_format="numpy",
             concurrency=self.plan.workers, num_cpus=self.plan.cpus_per_worker,
         )
-        for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
+        for batch in _watched(ds.iter_batches(batch_size=None, batch_format="numpy"), self.stall_timeout_s):
             yield [json.loads(r) for r in batch["record"]]
 
 
