@@ -166,12 +166,12 @@ def test_browser_finetune_loop(tune_browser: object, tune_server: tuple[str, Pat
     seen = _loss_points(driver)
     WebDriverWait(driver, JOB_WAIT, poll_frequency=1).until(  # type: ignore[arg-type]
         lambda d: _loss_points(d) > seen, message="the loss curve never moved")
-    _wait_text(driver, f"user:{NAME} is ready", timeout=JOB_WAIT)
+    _wait_text(driver, "Before / after", timeout=JOB_WAIT)  # the finished job's panel
     _idle(driver)
     assert _loss_points(driver) == 4  # steps 5, 10, 15, 20
     driver.save_screenshot(str(ARTIFACTS / "browser_finetune.png"))  # type: ignore[attr-defined]
     body = driver.find_element(By.TAG_NAME, "body").text  # type: ignore[attr-defined]
-    assert "Before / after" in body and "Traceback" not in body
+    assert f"user:{NAME} is ready" in body and "Traceback" not in body
     assert (users / NAME / "model.pt").is_file()
 
     _button(driver, f"Open the Benchmark page with user:{NAME}").click()
