@@ -88,6 +88,7 @@ class ApiState:
     fetcher: UrlFetcher
     pool: ThreadPoolExecutor | None = None
     fetch_pool: ThreadPoolExecutor | None = None
+    trim_due: bool = False  # a request decoded big images since the last malloc_trim
     pending: int = 0
     default_engine: str | None = None
     default_reason: str = ""
@@ -134,6 +135,12 @@ class ApiState:
 
     def _release(self) -> None:
         self.pending -= 1
+        if self.pending == 0 and self.trim_due and self.pool is not None:
+            # the last of overlapping big requests is done: hand back what they all freed
+            from ocr.api.memory import release_free_memory
+
+            self.trim_due = False
+            self.pool.submit(release_free_memory)
 
 
 def _state(request: Request) -> ApiState:
@@ -230,6 +237,7 @@ def _recognize(st: ApiState, inputs: list[_Input], opts: OcrOptions, engine_name
     if max_decode_bytes() - byte_budget >= TRIM_AFTER_BYTES:  # big images: give their memory back now
         del recs, images
         release_free_memory()
+        st.trim_due = True  # and once more when no request is running (overlapping ones free later)
     return out
 
 
