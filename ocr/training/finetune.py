@@ -108,7 +108,7 @@ class FinetuneConfig:
     batch_size: int = 16
     rehearsal: float = DEFAULT_REHEARSAL
     augment: bool = True
-    lr: float = 5e-4
+    lr: float = 3e-4
     head_lr_mult: float = 3.0
     warmup_steps: int = 5
     val_share: float = 0.1
@@ -412,18 +412,29 @@ class _Batches:
         return user, general
 
 
-def _forward_loss(model: CRNN, lines: Sequence[Line], index: dict[str, int]) -> torch.Tensor:
-    """Summed per-line CTC loss (each divided by its label length) of one width-homogeneous group."""
+def _forward_loss(model: CRNN, lines: Sequence[Line], index: dict[str, int],
+                  teacher: CRNN | None = None) -> torch.Tensor:
+    """Summed per-line CTC loss (each divided by its label length) of one group of lines; with a
+    teacher (the frozen base model) also its per-frame KL(teacher || model) over the base's classes,
+    averaged over each line's frames: the rehearsal lines keep the base's outputs, not only its
+    labels (learning without forgetting)."""
     imgs = [ln.image for ln in lines]
-    x = pad_batch([im[None].astype(np.float32) / 255.0 for im in imgs],
-                  fill=[border_level(im) / 255.0 for im in imgs])
+    x = torch.from_numpy(pad_batch([im[None].astype(np.float32) / 255.0 for im in imgs],
+                                   fill=[border_level(im) / 255.0 for im in imgs]))
     lengths = CRNN.output_length(torch.tensor([im.shape[1] for im in imgs]))
-    logp = model(torch.from_numpy(x), lengths).log_softmax(-1)  # (B, T, C)
+    logp = model(x, lengths).log_softmax(-1)  # (B, T, C)
     targets = torch.tensor([index[c] for ln in lines for c in ln.text], dtype=torch.long)
     t_len = torch.tensor([len(ln.text) for ln in lines], dtype=torch.long)
     loss = torch.nn.functional.ctc_loss(logp.transpose(0, 1), targets, lengths, t_len, blank=0,
                                         reduction="none", zero_infinity=True)
-    return (loss / t_len.clamp(min=1)).sum()
+    total = (loss / t_len.clamp(min=1)).sum()
+    if teacher is not None:
+        with torch.no_grad():
+            t_logp = teacher(x, lengths).log_softmax(-1)  # (B, T, C0), C0 <= C
+        kl = (t_logp.exp() * (t_logp - logp[..., : t_logp.shape[-1]])).sum(-1)  # (B, T)
+        mask = (torch.arange(kl.shape[1])[None, :] < lengths[:, None]).float()
+        total = total + ((kl * mask).sum(1) / mask.sum(1)).sum()
+    return total
 
 
 def _dir_bytes(path: Path) -> int:
@@ -586,6 +597,11 @@ def _run(cfg: FinetuneConfig, job: _Job, engine_name: str, emit: Event, stop: Ca
         if reference:
             before["reference"] = _score(model, reference, chars)
         emit({"kind": "baseline", "before": before})
+    teacher: CRNN | None = None
+    if cfg.rehearsal > 0:  # the frozen base: its outputs on the rehearsal lines are targets too
+        teacher = CRNN(model.config)
+        teacher.load_state_dict(model.state_dict())
+        teacher.eval().requires_grad_(False)
     model = extend_classes(model, len(new_chars))
     if state is not None:
         model.load_state_dict(state["model"])
@@ -623,9 +639,11 @@ def _run(cfg: FinetuneConfig, job: _Job, engine_name: str, emit: Event, stop: Ca
         job.write_status(disk_bytes=job.check_disk())
 
     eval_cost = 0.0  # wall seconds of the last evaluation
+    eval_step = step  # the step last evaluated
 
     def evaluate() -> float:
-        nonlocal best_cer, best_step, best_state, eval_cost
+        nonlocal best_cer, best_step, best_state, eval_cost, eval_step
+        eval_step = step
         t0 = time.perf_counter()
         score = _score(model, val, all_chars)
         eval_cost = time.perf_counter() - t0
@@ -672,7 +690,7 @@ def _run(cfg: FinetuneConfig, job: _Job, engine_name: str, emit: Event, stop: Ca
             total = len(user) + len(general)
             loss = _forward_loss(model, user, index) / total
             if general:
-                loss = loss + _forward_loss(model, general, index) / total
+                loss = loss + _forward_loss(model, general, index, teacher) / total
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             opt.step()
@@ -703,7 +721,7 @@ def _run(cfg: FinetuneConfig, job: _Job, engine_name: str, emit: Event, stop: Ca
     except KeyboardInterrupt:
         save_state()
         raise
-    if best_step != step:
+    if eval_step != step:
         evaluate()
     save_state()
     job.write_status(phase="final", message="measuring the fine-tuned model")

@@ -122,7 +122,7 @@ def add_finetune_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rehearsal", type=float, default=None,
                    help="share of each batch that is rendered general text (0 = off; default 0.25)")
     p.add_argument("--no-augment", action="store_true", help="no per-line jitter of your lines")
-    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default 5e-4)")
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default 3e-4)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--eval-every", type=float, default=60.0, help="seconds between validation runs")
