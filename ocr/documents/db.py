@@ -113,23 +113,23 @@ def db_boxes(prob: np.ndarray, cfg: DBConfig) -> list[tuple[np.ndarray, float]]:
     return out
 
 
-MAX_LINE_TILT = 60.0  # degrees: a box whose long side is tilted at most this much is a (tilted) line
+MAX_LINE_TILT = 60.0  # degrees: an elongated box whose long side is tilted at most this much is a line
+MIN_LINE_ELONGATION = 2.0  # long side / short side; squarer boxes (pieces of columns) keep order_points
 
 
 def line_quad(points: np.ndarray) -> np.ndarray:
-    """Corners (4, 2) as tl, tr, br, bl with the top edge along the box's long side when that side is
-    tilted at most MAX_LINE_TILT from horizontal (a tilted sticker or sign reads along its long side);
-    otherwise order_points (the edge closest to horizontal on top: upright lines, vertical columns).
+    """Corners (4, 2) as tl, tr, br, bl with the top edge along the box's long side when the box is
+    elongated (MIN_LINE_ELONGATION) and that side is tilted at most MAX_LINE_TILT from horizontal (a
+    tilted sticker or sign reads along its long side); otherwise order_points (the edge closest to
+    horizontal on top: upright lines, vertical columns and their square-ish pieces).
 
     order_points alone turns a line tilted past 45° into a "vertical column" and crops it sideways.
     """
     p = order_points(points)
-    sides = [p[(k + 1) % 4] - p[k] for k in range(4)]
-    k = int(np.argmax([float(np.hypot(*d)) for d in sides[:2]]))  # the longer of tl->tr, tr->br
-    d = sides[k]
-    if k == 0 or np.hypot(*sides[0]) >= np.hypot(*sides[1]):
-        return p  # the top edge is already the long side
-    u = d if d[0] >= 0 else -d  # long-axis direction, pointing right
+    top, side = p[1] - p[0], p[2] - p[1]
+    if float(np.hypot(*side)) < MIN_LINE_ELONGATION * float(np.hypot(*top)):
+        return p  # the top edge is already the long side, or the box is too square to tell
+    u = side if side[0] >= 0 else -side  # long-axis direction, pointing right
     tilt = abs(np.degrees(np.arctan2(float(u[1]), float(u[0]))))
     if tilt > MAX_LINE_TILT:
         return p
