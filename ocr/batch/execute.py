@@ -285,6 +285,9 @@ def _init_ray(address: str | None, threads: int) -> Any:
     if address:
         ray.init(address=address, **kwargs)
     else:  # a private local runtime sized to this machine
+        # Ray starts workers at niceness +15 by default; on a busy machine the actors then starve behind
+        # everything else (seen here: an actor took minutes to load its engine). Run them like this process.
+        os.environ.setdefault("RAY_worker_niceness", "0")
         ray.init(num_cpus=local_cpus(), include_dashboard=False, **kwargs)
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False
