@@ -10,7 +10,15 @@ import streamlit as st
 from ocr.engines.registry import ENGINES
 from ocr.engines.user import USER_PREFIX, finetunable_engines, list_user_models, valid_user_name
 from ocr.errors import OCRError
-from ocr.training.jobs import JobRequest, JobView, cancel_job, current_job, stage_input, start_job
+from ocr.training.jobs import (
+    DEFAULT_REHEARSAL,
+    JobRequest,
+    JobView,
+    cancel_job,
+    current_job,
+    stage_input,
+    start_job,
+)
 from ui.finetune_view import BENCH_ERRORS_KEY, BENCH_SET_KEY, SOURCE_KEY, before_after_frame, curves_figure
 from ui.resources import engine_status
 from ui.sidebar import ensure_navigation
@@ -61,10 +69,11 @@ def _start_form(busy: bool) -> None:
         c1, c2 = st.columns(2)
         steps = c1.number_input("Stop after this many steps (0: the time budget decides)", 0, 100_000, 0,
                                 key=f"{PREFIX}_steps")
-        rehearsal = c2.slider("Rehearsal: share of each batch that is rendered general text", 0.0, 0.75, 0.25,
+        rehearsal = c2.slider("Rehearsal: share of each batch that is rendered general text", 0.0, 0.75,
+                              DEFAULT_REHEARSAL,
                               step=0.05, key=f"{PREFIX}_rehearsal",
                               help="Keeps the model reading general text while it learns yours (README: "
-                                   "how 25 % was chosen).")
+                                   "how the default was chosen).")
     taken = {m.name for m in list_user_models()}
     replace = False
     if name in taken:

@@ -58,6 +58,7 @@ from ocr.models.checkpoint import load_checkpoint, save_export
 from ocr.models.crnn import CRNN
 from ocr.preprocess import PreprocessConfig, border_level, pad_batch, preprocess
 from ocr.training.augment import jitter_line
+from ocr.training.jobs import DEFAULT_REHEARSAL
 
 __all__ = [
     "DEFAULT_REHEARSAL",
@@ -75,7 +76,6 @@ __all__ = [
     "split_lines",
 ]
 
-DEFAULT_REHEARSAL = 0.25  # share of each batch drawn from rendered general lines (README: how chosen)
 REFERENCE_RENDERED = 100  # rendered held-out-font lines in the general reference set
 REFERENCE_SEED = 20261126
 MAX_LINES = 100_000

@@ -120,7 +120,7 @@ def add_finetune_command(sub: argparse._SubParsersAction) -> None:
                    help="total optimiser steps (default: 300 without --minutes)")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--rehearsal", type=float, default=None,
-                   help="share of each batch that is rendered general text (0 = off; default 0.25)")
+                   help="share of each batch that is rendered general text (0 = off; default 0.5)")
     p.add_argument("--no-augment", action="store_true", help="no per-line jitter of your lines")
     p.add_argument("--lr", type=float, default=None, help="peak learning rate (default 3e-4)")
     p.add_argument("--seed", type=int, default=0)

@@ -26,6 +26,7 @@ from ocr.engines.user import user_model_dir, user_models_dir, valid_user_name
 from ocr.errors import OCRError
 
 __all__ = [
+    "DEFAULT_REHEARSAL",
     "JobBusy",
     "JobRequest",
     "JobView",
@@ -36,6 +37,9 @@ __all__ = [
     "start_job",
 ]
 
+# share of each batch drawn from rendered general lines: docs/finetune.md has the measurement (here, not
+# in ocr.training.finetune, so that the app's page reads it without importing torch)
+DEFAULT_REHEARSAL = 0.5
 LOCK = ".job.json"
 MAX_INPUT_BYTES = 200 * 2**20  # an uploaded set kept for the job
 
@@ -79,6 +83,11 @@ class JobView:
 
 
 def _alive(pid: int) -> bool:
+    try:  # reap it if it is our own finished child (the app's server started it)
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    except ChildProcessError:
+        pass
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
