@@ -369,3 +369,23 @@ def test_rest_api_lists_and_runs_the_user_engine(tuned: tuple[Path, object, Path
         r = c.post("/api/v1/ocr", files={"image": ("line.png", buf.getvalue(), "image/png")},
                    data={"engine": "user:nope"}, headers={"X-API-Key": key})
         assert r.status_code == 422 and r.json()["error"]["code"] == "unknown_engine", r.text
+
+
+def test_fresh_replaces_a_model_but_keeps_the_staged_input(tmp_path: Path, user_dir: Path) -> None:
+    _need_base()
+    from ocr.training.finetune import FinetuneConfig, finetune
+    from ocr.training.jobs import stage_input
+
+    data = write_set(tmp_path / "set", TEXTS)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for p in sorted(data.rglob("*")):
+            if p.is_file():
+                zf.write(p, p.relative_to(data).as_posix())
+    staged = stage_input(buf.getvalue(), "fr", "train.zip")  # as the page does, inside the job folder
+    cfg = FinetuneConfig(train=str(staged), name="fr", base=BASE, steps=1, batch_size=4, rehearsal=0.0,
+                         reference=False, val_share=0.25, threads=1)
+    first = finetune(cfg)
+    second = finetune(FinetuneConfig(**{**cfg.__dict__, "fresh": True}))
+    assert staged.is_file() and second.meta["train"]["sha256"] == first.meta["train"]["sha256"]
+    assert (user_dir / "fr" / "model.pt").is_file()

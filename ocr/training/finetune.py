@@ -516,10 +516,16 @@ def finetune(cfg: FinetuneConfig, on_event: Event | None = None,
     if cfg.base == engine_name:
         raise FinetuneError(f"{engine_name} cannot be its own base; choose another --name")
     last = folder / "state" / "last.pt"
-    if cfg.fresh and folder.exists():
+    if cfg.fresh and folder.exists():  # everything but input/ (the app stages the uploaded sets there)
         import shutil
 
-        shutil.rmtree(folder)
+        for child in folder.iterdir():
+            if child.name == "input":
+                continue
+            if child.is_dir():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
     if (folder / "model.pt").exists() and not last.exists():
         raise FinetuneError(f"{engine_name} already exists ({folder}); choose another name or pass --fresh "
                             "to replace it")
