@@ -31,7 +31,7 @@ __all__ = [
 
 DEFAULT_MAX_PIXELS = 40_000_000  # 40 megapixels, e.g. 8000 x 5000
 DEFAULT_MAX_DECODE_MB = 240  # decoded frame + decoder buffers + RGB result, in MB (10^6 bytes)
-_BAND_PIXELS = 1 << 21  # pixels converted at a time (a band of rows)
+_BAND_PIXELS = 1 << 16  # pixels converted at a time (a band of rows): small temporaries, cache-friendly
 # Bytes per pixel of PIL's in-memory frame, by mode (multi-band modes are stored 4 bytes a pixel).
 _FRAME_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2, "I": 4, "F": 4}
 # Full-frame buffers a decoder holds on top of PIL's frame while decoding (libwebp decodes into its

@@ -90,6 +90,9 @@ def serve(
     if workers < 1:
         raise ApiConfigError("workers must be >= 1")
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s:     %(name)s: %(message)s")
+    from ocr.api.memory import large_blocks_unmapped_on_free
+
+    large_blocks_unmapped_on_free()  # big images' memory goes back to the system (ocr/api/memory.py)
     if warning:
         log.warning(warning)
     # the protocol reads its header deadline from the environment (in every worker process)
