@@ -313,6 +313,8 @@ def render_kind(kind: str, rng: np.random.Generator, corpus: object, height: int
         trad = kind == "doc_tc" or (kind in ("form", "sign", "hand") and rng.random() < 0.4)
         if trad:
             text = _converter(_OPENCC[int(rng.integers(len(_OPENCC)))]).convert(text)
+            if not corpus.charset.covers(text):  # type: ignore[attr-defined]  # a rare converted form
+                continue
         if kind == "plate":
             return text, _to_model_view(_plate(text, rng), height), "plate"
         if kind == "sign":
