@@ -12,10 +12,6 @@ from __future__ import annotations
 import io
 import os
 import shutil
-import subprocess
-import sys
-import time
-import urllib.request
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +20,8 @@ import pytest
 from PIL import Image
 
 from tests.render import render
-from tests.test_browser import ARTIFACTS, CHROMIUM, DRIVER, _free_port, _idle, _wait_css, _wait_text
+from tests.test_browser import ARTIFACTS, CHROMIUM, DRIVER, _idle, _wait_css, _wait_text
+from tools.screenshots import chromium, studio_server
 
 pytestmark = pytest.mark.browser
 
@@ -57,61 +54,26 @@ def tune_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
     if not (ROOT / "models" / "crnn_fast.pt").is_file():
         pytest.skip("no models/crnn_fast.pt to fine-tune")
     users = tmp_path_factory.mktemp("user_models")
-    port = _free_port()
     log = tmp_path_factory.mktemp("streamlit") / "server.log"
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-           "--server.port", str(port), "--server.address", "127.0.0.1",
-           "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
-    env = {**os.environ, "OCR_USER_MODELS": str(users)}
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not start:\n{log.read_text(errors='replace')[-3000:]}")
-            time.sleep(0.5)
-        yield url, users
-    finally:
-        from ocr.training.jobs import cancel_job
-
-        os.environ["OCR_USER_MODELS"], old = str(users), os.environ.get("OCR_USER_MODELS")
+    with studio_server(log, env={"OCR_USER_MODELS": str(users)}) as url:
         try:
-            cancel_job()  # a job left running by a failed test
+            yield url, users
         finally:
-            if old is None:
-                del os.environ["OCR_USER_MODELS"]
-            else:
-                os.environ["OCR_USER_MODELS"] = old
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+            from ocr.training.jobs import cancel_job
+
+            os.environ["OCR_USER_MODELS"], old = str(users), os.environ.get("OCR_USER_MODELS")
+            try:
+                cancel_job()  # a job left running by a failed test
+            finally:
+                if old is None:
+                    del os.environ["OCR_USER_MODELS"]
+                else:
+                    os.environ["OCR_USER_MODELS"] = old
 
 
 @pytest.fixture(scope="module")
 def tune_browser(tune_server: tuple[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    profile = tmp_path_factory.mktemp("chromium-profile")
-    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--no-first-run", "--disable-sync",
-                "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--window-size=1500,2600"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
-    driver.set_page_load_timeout(60)
+    driver = chromium(1500, 2600, tmp_path_factory.mktemp("chromium-profile"))
     ARTIFACTS.mkdir(exist_ok=True)
     try:
         yield driver

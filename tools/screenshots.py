@@ -11,6 +11,7 @@ also used by tests/test_browser_demo.py.
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import socket
 import subprocess
@@ -46,15 +47,18 @@ def free_port() -> int:
 
 
 @contextmanager
-def studio_server(log: Path | None = None, timeout: float = 90) -> Iterator[str]:
-    """`streamlit run app.py` on a free loopback port; yields its base URL, stops it on exit."""
+def studio_server(log: Path | None = None, timeout: float = 90,
+                  env: dict[str, str] | None = None) -> Iterator[str]:
+    """`streamlit run app.py` on a free loopback port (`env` added to this process's environment);
+    yields its base URL, stops it on exit."""
     port = free_port()
     cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
            "--server.port", str(port), "--server.address", "127.0.0.1",
            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
     log = log or Path(tempfile.mkdtemp(prefix="studio-")) / "server.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                                env={**os.environ, **(env or {})})
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
