@@ -101,7 +101,7 @@ class CrnnEngine(Engine):
         if chars[0] != "" or charset_sha256(chars) != self.meta["charset_sha256"]:
             raise EngineUnavailable(f"{checkpoint}: charset does not match its recorded sha256")
         self.config = CRNNConfig.from_dict(self.meta["config"])  # type: ignore[arg-type]
-        self.parameters = int(self.meta.get("parameters", 0)) or self.config.parameter_count()  # type: ignore[call-overload]
+        self.parameters = self.config.parameter_count()
         self._convs = self.config.conv_count()
         self.name = name
         self.title = ENGINES[name].title if name in ENGINES else name
@@ -121,8 +121,7 @@ class CrnnEngine(Engine):
             model, meta = load_checkpoint(checkpoint)
         except (OSError, RuntimeError, KeyError, ValueError) as exc:
             raise EngineUnavailable(f"cannot load {checkpoint}: {exc}") from exc
-        meta = {**meta, "config": model.config.to_dict(),
-                "parameters": sum(p.numel() for p in model.parameters())}
+        meta = {**meta, "config": model.config.to_dict()}
         return make_session(to_onnx(model), threads, name=str(checkpoint)), meta
 
     def logprobs_batch(self, tensors: list[np.ndarray]) -> list[np.ndarray]:

@@ -82,10 +82,9 @@ def session_meta(session: object, path: Path) -> dict[str, object]:
 
 def onnx_from_checkpoint(checkpoint: Path, out: Path) -> int:
     """Write the shipped `.onnx` file of an exported fp16 checkpoint (its metadata carried over, plus the
-    architecture and parameter count the engine reports). Returns the file size in bytes."""
+    architecture the engine reports). Returns the file size in bytes."""
     from ocr.models.checkpoint import load_checkpoint
 
     model, meta = load_checkpoint(Path(checkpoint))
-    meta = {**meta, "config": model.config.to_dict(),
-            "parameters": sum(p.numel() for p in model.parameters()), "source": Path(checkpoint).name}
+    meta = {**meta, "config": model.config.to_dict(), "source": Path(checkpoint).name}
     return write_onnx_file(model, Path(out), meta)
