@@ -198,6 +198,17 @@ def test_classical_stages_for_display(classical: ClassicalDetector) -> None:
     assert all(0.0 <= b.score <= 1.0 for b in det.boxes)
 
 
+def test_table_rules_stage_is_never_blank(classical: ClassicalDetector) -> None:
+    """Without rules the stage still shows the page's ink (grey) and says nothing was removed; with them
+    the removed rules are red."""
+    plain = {s.name: s for s in classical.analyze(render_page("paragraph", 1).image).stages}["table rules"]
+    assert plain.image.ndim == 3 and plain.image.std() > 5  # not a uniform white box
+    assert "nothing removed" in plain.detail
+    ruled = {s.name: s for s in classical.analyze(render_page("invoice", 2).image).stages}["table rules"]
+    red = (ruled.image[..., 0] > 200) & (ruled.image[..., 1] < 80)
+    assert red.sum() > 100 and "removed (red)" in ruled.detail
+
+
 @pytest.mark.parametrize("kind", ["paragraph", "two_column", "invoice", "id_card", "vertical", "rotated",
                                   "skewed"])
 def test_classical_recall_on_rendered_pages(classical: ClassicalDetector, kind: str) -> None:

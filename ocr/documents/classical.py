@@ -22,6 +22,7 @@ from ocr.documents.geometry import (
     draw_boxes,
     ink_view,
     order_points,
+    removed_view,
     rotate_expanded,
     split_runs,
     to_rgb,
@@ -267,10 +268,11 @@ class ClassicalDetector(Detector):
         if cfg.remove_rules:
             length = max(25, round(cfg.rule_len * ch))
             rules = _table_rules(ink, length)
-            n_rules = int((rules > 0).sum())
-            stages.append(Stage("table rules", ink_view(rules),
+            n_rules = int(((rules > 0) & (ink > 0)).sum())
+            stages.append(Stage("table rules", removed_view(ink, rules),
                                 f"runs ≥ {length} px (= {cfg.rule_len:g} × char height): "
-                                f"{n_rules} px removed"))
+                                + (f"{n_rules} ink px removed (red)" if n_rules else
+                                   "none found, nothing removed (ink in grey)")))
             ink = cv2.bitwise_and(ink, cv2.bitwise_not(rules))
             ch = _char_height(ink, cfg.min_char_px) or ch
         straight = ink

@@ -26,6 +26,7 @@ __all__ = [
     "order_points",
     "page_angle",
     "page_rects",
+    "removed_view",
     "rotate_expanded",
     "split_runs",
     "to_rgb",
@@ -155,6 +156,15 @@ def to_rgb(image: np.ndarray) -> np.ndarray:
 def ink_view(mask: np.ndarray) -> np.ndarray:
     """A 0/255 ink mask as black ink on white, for display."""
     return np.where(mask > 0, 0, 255).astype(np.uint8)
+
+
+def removed_view(ink: np.ndarray, removed: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 for display: the ink (0/255 mask) in light grey, the `removed` part of it in red, so
+    the stage shows what was taken out against the page and is never a blank white box."""
+    view = np.full((*ink.shape[:2], 3), 255, np.uint8)
+    view[ink > 0] = (190, 190, 190)
+    view[(removed > 0) & (ink > 0)] = (220, 38, 38)
+    return view
 
 
 def rotate_expanded(image: np.ndarray, angle: float, fill: int) -> tuple[np.ndarray, np.ndarray]:
