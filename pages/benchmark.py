@@ -88,14 +88,16 @@ def _choose() -> tuple[list[str], list[str]]:
     st.session_state.setdefault(f"{PREFIX}_engines", [settings.engine] if settings.engine in usable else
                                 usable[:1])
     st.session_state.setdefault(f"{PREFIX}_decoders", ["greedy"])
-    left, right = st.columns(2)
-    engines = left.multiselect("Engines", usable, key=f"{PREFIX}_engines",
-                               format_func=lambda n: ENGINES[n].title)
+    # Engines get the whole width: in half a row the chips of five or more chosen engines wrapped and
+    # scrolled the first names out of view.
+    engines = st.multiselect("Engines", usable, key=f"{PREFIX}_engines",
+                             format_func=lambda n: ENGINES[n].title)
     unusable = [n for n in ENGINES if not status[n][0]]
     if unusable:
         why = "; ".join(f"{ENGINES[n].title} ({status[n][1]})" for n in unusable)
-        left.caption(f"Unavailable here: {why}")
-    decoders = right.multiselect("Decoders (CTC engines)", DECODERS, key=f"{PREFIX}_decoders",
+        st.caption(f"Unavailable here: {why}")
+    left, right = st.columns([1, 2], vertical_alignment="bottom")
+    decoders = left.multiselect("Decoders (CTC engines)", DECODERS, key=f"{PREFIX}_decoders",
                                  format_func=DECODER_TITLES.__getitem__)
     right.caption(f"Beam width {settings.beam_width}, LM weight {settings.lm_weight:g}, length bonus "
                   f"{settings.length_bonus:g} from the sidebar. "
