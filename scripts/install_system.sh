@@ -10,7 +10,7 @@ PKGS=(tesseract-ocr tesseract-ocr-chi-sim fonts-noto-cjk fonts-wqy-zenhei fonts-
 # ming/kai/hei faces and the heavy/light Noto weights for signs (~500 MB; not needed to run or test).
 if [ "${1:-}" = "--training" ]; then
   PKGS+=(fonts-noto-cjk-extra fonts-arphic-bsmi00lp fonts-arphic-bkai00mp fonts-cns11643-kai
-         fonts-cns11643-sung fonts-cwtex-ming fonts-cwtex-kai fonts-cwtex-heib fonts-cwtex-yen fonts-cwtex-fs)
+         fonts-cns11643-sung fonts-cwtex-ming fonts-cwtex-kai fonts-cwtex-heib fonts-cwtex-yen fonts-cwtex-fs fonts-babelstone-han)
 fi
 missing=()
 for p in "${PKGS[@]}"; do

@@ -28,6 +28,7 @@ __all__ = [
     "HAND_FONTS",
     "HELD_OUT_TC_FONT",
     "KIND_MIX",
+    "SC_SONG_FONTS",
     "SIGN_FONTS",
     "TC_FONTS",
     "kind_lines",
@@ -66,6 +67,18 @@ SIGN_FONTS: tuple[FontSpec, ...] = (
     FontSpec("wqy-zenhei", _TW + "wqy/wqy-zenhei.ttc", 0, "hei", "fonts-wqy-zenhei"),
     FontSpec("smiley-sans", _TW + "smiley-sans/SmileySans-Oblique.ttf", 0, "hei", "fonts-smiley-sans"),
     FontSpec("cwheib", _TW + "cwtex/cwheib.ttf", 0, "hei", "fonts-cwtex-heib"),
+)
+# Song/Ming faces that draw simplified text, beside the two Noto Serif SC weights of fonts.FONTS. Without
+# them nearly every ming-style line in training was traditional (TC_FONTS), and the model read
+# simplified characters on an unseen ming face as their traditional forms (纸 -> 紙).
+SC_SONG_FONTS: tuple[FontSpec, ...] = (
+    FontSpec("noto-serif-sc-light", _NOTO + "NotoSerifCJK-Light.ttc", 2, "song", "fonts-noto-cjk-extra"),
+    FontSpec("noto-serif-sc-extralight", _NOTO + "NotoSerifCJK-ExtraLight.ttc", 2, "song",
+             "fonts-noto-cjk-extra"),
+    FontSpec("noto-serif-sc-medium", _NOTO + "NotoSerifCJK-Medium.ttc", 2, "song", "fonts-noto-cjk-extra"),
+    FontSpec("noto-serif-sc-semibold", _NOTO + "NotoSerifCJK-SemiBold.ttc", 2, "song",
+             "fonts-noto-cjk-extra"),
+    FontSpec("babelstone-han", _TW + "babelstone/BabelStoneHan.ttf", 0, "song", "fonts-babelstone-han"),
 )
 HAND_FONTS = ("ukai-cn", "lxgw-wenkai", "gkai00mp", "bkai00mp", "tw-kai", "cwkai")
 
@@ -106,9 +119,10 @@ def _exists(f: FontSpec) -> bool:
 
 
 def _sc_fonts() -> list[FontSpec]:
+    """Installed training faces for simplified text: fonts.training_fonts() + SC_SONG_FONTS."""
     from ocr.training.synth.fonts import training_fonts
 
-    return training_fonts()
+    return training_fonts() + [f for f in SC_SONG_FONTS if _exists(f)]
 
 
 def _pick(text: str, fonts: list[FontSpec], rng: np.random.Generator) -> FontSpec | None:
