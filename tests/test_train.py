@@ -15,7 +15,7 @@ from ocr.models.checkpoint import load_checkpoint
 from ocr.training.augment import jitter_line
 from ocr.training.config import TrainConfig
 from ocr.training.data import Batches, rescale_batch, shard_files
-from ocr.training.distill import distill_targets
+from ocr.training.distill import charset_map, distill_targets, load_teacher
 from ocr.training.evaluate import TorchCrnnEngine, evaluate
 from ocr.training.loop import export_run, train
 from ocr.training.schedule import lr_factor
@@ -163,6 +163,53 @@ def test_distill_targets_pick_the_least_blank_teacher_frame() -> None:
     out = distill_targets(logp, torch.tensor([7]), torch.tensor([4]))
     assert out[0].argmax(-1).tolist() == [0, 2, 3, 1]
     assert torch.equal(out[0, 2], logp[0, 4])  # a teacher frame, copied whole
+
+
+def test_distill_targets_upsample_a_teacher_with_fewer_frames() -> None:
+    """PP-OCR emits one frame per 8 px at 48 px; fast32 one per 4 px at 32 px: the teacher has fewer
+    frames, and each student frame takes its nearest one, so the collapsed text is the teacher's."""
+    logp = torch.full((1, 3, 4), -10.0)
+    for frame, char in enumerate([2, 0, 2]):
+        logp[0, frame, char] = -0.01
+    out = distill_targets(logp, torch.tensor([3]), torch.tensor([5]))
+    assert out.shape == (1, 5, 4)
+    assert out[0].argmax(-1).tolist() == [2, 2, 0, 2, 2]  # "2 2" survives: the blank stays between
+
+
+def test_charset_map_exact_then_nfkc() -> None:
+    ours = ["", "A", "中", "1"]
+    assert charset_map(["", "中", "Ａ", "１", "x"], ours).tolist() == [0, 2, 1, 3, -1]
+
+
+def test_ppocr_teacher_frames_map_onto_our_charset(tiny_data: tuple[Path, Path]) -> None:
+    """PP-OCRv6 as a teacher: log-probs over our classes (rows sum to 1), one length per line, and its
+    greedy reading of a rendered line is close to the label."""
+    from ocr.charset import load_charset
+    from ocr.decoding import greedy_decode
+    from ocr.engines.registry import available
+    from ocr.evaluation.metrics import cer
+
+    if not available("ppocr-v6")[0]:
+        pytest.skip("ppocr-v6 is not available here")
+    charset = load_charset()
+    teacher, facts = load_teacher("ppocr-v6", charset.chars)
+    assert 0.3 < float(facts["teacher_charset_coverage"]) <= 1.0
+    shards, _ = tiny_data
+    x, tgt, tgt_len, widths = Batches(shard_files(shards), charset, 3, 1600, 0).batch(0)
+    logp, t_len = teacher(x, widths)
+    assert logp.shape[0] == 3 and logp.shape[2] == len(charset.chars) and t_len.shape == (3,)
+    assert torch.allclose(logp[0, : int(t_len[0])].exp().sum(-1), torch.ones(int(t_len[0])), atol=1e-4)
+    label = "".join(charset.chars[i] for i in tgt[: int(tgt_len[0])].tolist())
+    assert cer(label, greedy_decode(logp[0, : int(t_len[0])].numpy(), charset.chars).text) <= 0.5
+
+
+def test_cpu_limit_stops_the_run(tiny_data: tuple[Path, Path], tmp_path: Path) -> None:
+    shards, labels = tiny_data
+    cfg = replace(_config(tmp_path, shards, labels, steps=1000), cpu_limit_s=0.5, eval_every=1000)
+    train(cfg)
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    last_eval = [r for r in log if "evals" in r][-1]
+    assert 0 < last_eval["step"] < 1000 and last_eval["cpu_h"] * 3600 >= 0.5  # evaluated where it stopped
 
 
 def test_rescale_batch_halves_height_and_widths() -> None:

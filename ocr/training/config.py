@@ -18,13 +18,16 @@ class TrainConfig:
     eval_sets: labels.tsv files scored every `eval_every` steps (first `eval_limit` lines, evenly
           spaced); the first one picks the best checkpoint.
     time_limit_s: stop (and save) after this much wall time in this call; 0 = no limit.
+    cpu_limit_s: stop (evaluated, saved) once the run's training CPU time (all threads, teacher included,
+          summed over resumed calls) reaches this; 0 = no limit. Compares methods at equal compute.
     lr_schedule: "constant", or "cosine": linear warm-up over `warmup_steps`, then cosine decay to
           lr * min_lr_ratio at `steps`. The rate is a function of the step, so a resumed run follows it.
     head_rank: > 0 replaces a full classifier of the starting model by its rank-`head_rank` SVD
           factorisation (CRNN.factorize_head) before training; ignored on resume.
     augment: jitter every line as it is batched (jitter_line: width, vertical framing, contrast,
           gamma, noise), so repeated passes over the shards do not see identical pixels.
-    teacher: an exported checkpoint (same charset, input height = the shards' height) to distil from:
+    teacher: "ppocr-v6" / "ppocr-v4" (their charset mapped onto ours, ocr.training.distill), or an
+          exported checkpoint (same charset, input height = the shards' height) to distil from:
           the loss adds kd_weight * KL(teacher frame || student frame), the teacher's frames pooled onto
           the student's (see distill_targets). The student may be lower (e.g. fast32: 32 px); the batch
           is then downscaled for it.
@@ -54,6 +57,7 @@ class TrainConfig:
     threads: int = 1
     seed: int = 0
     time_limit_s: float = 0.0
+    cpu_limit_s: float = 0.0
     progress: bool = False
     teacher: str = ""
     kd_weight: float = 1.0

@@ -26,7 +26,7 @@ from ocr.models.crnn import ARCHS, CRNN, CRNNConfig
 from ocr.models.port import extend_classes
 from ocr.training.config import TrainConfig
 from ocr.training.data import Batches, rescale_batch, shard_files
-from ocr.training.distill import distill_targets
+from ocr.training.distill import Teacher, distill_targets, load_teacher
 from ocr.training.evaluate import EvalResult, evaluate
 from ocr.training.schedule import lr_factor
 
@@ -132,14 +132,10 @@ def train(config: TrainConfig) -> Path:
         step, best, cpu_s, seen = state["step"], state["best"], state["cpu_s"], state["seen"]
     data = Batches(shard_files(cfg.shards), charset, cfg.batch_size, cfg.max_width, cfg.seed, cfg.augment)
     ctc = torch.nn.CTCLoss(blank=0, zero_infinity=True)
-    teacher: CRNN | None = None
+    teacher: Teacher | None = None
     if cfg.teacher:
-        teacher, t_meta = load_checkpoint(Path(cfg.teacher))
-        if tuple(t_meta["charset"]) != charset.chars:  # type: ignore[arg-type]
-            raise ValueError(f"teacher {cfg.teacher} was trained on another charset")
-        for p in teacher.parameters():
-            p.requires_grad_(False)
-        origin = {**origin, "teacher": cfg.teacher, "teacher_steps": t_meta.get("steps")}
+        teacher, facts = load_teacher(cfg.teacher, charset.chars)
+        origin = {**origin, **facts}
     bar = None
     if cfg.progress:
         from tqdm import tqdm
@@ -179,9 +175,8 @@ def train(config: TrainConfig) -> Path:
             logp = model(xs, in_len).log_softmax(-1)  # (B, T, C)
             loss = ctc(logp.transpose(0, 1), tgt, in_len, tgt_len)
             if teacher is not None:
-                t_len = CRNN.output_length(widths)
-                with torch.no_grad():
-                    target = distill_targets(teacher(x, t_len).log_softmax(-1), t_len, in_len)
+                t_logp, t_len = teacher(x, widths)
+                target = distill_targets(t_logp, t_len, in_len)
                 mask = (torch.arange(logp.shape[1])[None, :] < in_len[:, None]).float()  # (B, T)
                 kl = (target.exp() * (target - logp)).sum(-1)  # (B, T) KL(teacher || student)
                 loss = loss + cfg.kd_weight * (kl * mask).sum() / mask.sum()
@@ -210,6 +205,10 @@ def train(config: TrainConfig) -> Path:
             if step % cfg.checkpoint_every == 0 or step == cfg.steps:
                 save_state(last, model, opt, step, extra())
             if cfg.time_limit_s and time.perf_counter() - t_start > cfg.time_limit_s:
+                break
+            if cfg.cpu_limit_s and cpu_s >= cfg.cpu_limit_s:  # an equal-compute budget (A/B runs)
+                if cfg.eval_sets and step % cfg.eval_every:
+                    do_eval()
                 break
         save_state(last, model, opt, step, extra())
     finally:
