@@ -19,7 +19,14 @@ from ocr.training.jobs import (
     stage_input,
     start_job,
 )
-from ui.finetune_view import BENCH_ERRORS_KEY, BENCH_SET_KEY, SOURCE_KEY, before_after_frame, curves_figure
+from ui.finetune_view import (
+    BENCH_ERRORS_KEY,
+    BENCH_SET_KEY,
+    SOURCE_KEY,
+    before_after_frame,
+    blend_frame,
+    curves_figure,
+)
 from ui.resources import engine_status
 from ui.sidebar import ensure_navigation
 
@@ -171,10 +178,16 @@ def _finished(view: JobView) -> None:
     st.plotly_chart(curves_figure(view), key=f"{PREFIX}_curves_done", config={"displaylogo": False})
     before, after = s.get("before") or {}, s.get("after") or {}
     if after:
-        st.markdown("**Before / after** (greedy CER; the general reference set: the sample lines and 100 "
-                    "lines rendered in a font no model trained on)")
+        st.markdown("**Before / after** (greedy CER; the general reference set: the sample lines and 150 "
+                    "lines, simplified and traditional, rendered in faces no model trained on)")
         st.dataframe(before_after_frame(before, after, str(s.get("base", "base")), engine), hide_index=True,
                      width="stretch")
+    blend = s.get("blend") or {}
+    if blend.get("tried"):
+        st.markdown(f"**Blend with the base against forgetting**: kept **a = {blend['kept']:g}** of the "
+                    "fine-tuned change (weights = base + a × change). Lower a forgets less of the general "
+                    "text and learns less of yours:")
+        st.dataframe(blend_frame(blend["tried"], blend["kept"]), hide_index=True, width="stretch")
     _issues(view)
     if phase == "done" and st.button(f"Open the Benchmark page with {engine}", type="primary",
                                      key=f"{PREFIX}_to_bench"):

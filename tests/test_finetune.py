@@ -113,6 +113,27 @@ def test_extend_classes_keeps_old_outputs() -> None:
     assert float(bigger.fc.bias[20].detach()) <= median  # a new class starts unlikely
 
 
+def test_choose_blend_forgets_less_where_the_user_lines_allow() -> None:
+    from ocr.training.finetune import choose_blend
+
+    rows = [{"a": 1.0, "val_cer": 0.0150, "ref_cer": 0.183}, {"a": 0.85, "val_cer": 0.0136, "ref_cer": 0.158},
+            {"a": 0.7, "val_cer": 0.0157, "ref_cer": 0.138}, {"a": 0.55, "val_cer": 0.0264, "ref_cer": 0.115}]
+    assert choose_blend(rows, 0.0886) == 0.7  # val within 10 % (+0.002) of a=1's: the least forgetting
+    worse = [rows[0], rows[1], {**rows[2], "val_cer": 0.03}, rows[3]]
+    assert choose_blend(worse, 0.0886) == 0.85  # a=0.7 now costs the user's lines too much
+    assert choose_blend(rows, 0.0886, max_forgetting=0.4) == 0.55  # the user's bound first
+    assert choose_blend(rows, 0.0886, max_forgetting=0.05) == 0.7  # bound unreachable: default rule
+
+
+def test_blend_weights_interpolates_floats_only() -> None:
+    from ocr.training.finetune import blend_weights
+
+    base = {"w": torch.zeros(3), "n": torch.tensor(5)}
+    tuned = {"w": torch.ones(3) * 2, "n": torch.tensor(9)}
+    out = blend_weights(base, tuned, 0.25)
+    assert torch.allclose(out["w"], torch.full((3,), 0.5)) and int(out["n"]) == 9
+
+
 # ------------------------------------------------------------------------------------ a real fine-tune
 @pytest.fixture(scope="module")
 def tuned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, object, Path]]:
@@ -129,7 +150,7 @@ def tuned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, obje
     mp.setenv("OCR_USER_MODELS", str(users))
     events: list[dict] = []
     cfg = FinetuneConfig(train=str(data), name="tiny", base=BASE, steps=4, batch_size=4, rehearsal=0.25,
-                         eval_every_steps=2, reference=False, val_share=0.25, threads=1)
+                         eval_every_steps=2, reference=True, val_share=0.25, threads=1)
     result = finetune(cfg, events.append)
     yield users, (result, events), data
     mp.undo()
@@ -148,6 +169,15 @@ def test_finetune_writes_a_user_engine(tuned: tuple[Path, object, Path],
     assert meta["base"] == BASE and meta["steps"] == 4 and meta["new_classes"] == [_new_char()]
     assert meta["before"]["val"]["n"] == meta["after"]["val"]["n"] == meta["val"]["lines"]
     assert 0 < meta["disk_bytes"] < 50 * 2**20
+    from ocr.training.finetune import BLEND_GRID, choose_blend
+
+    blend = meta["blend"]  # the blend against forgetting was measured at every share and one was kept
+    assert [r["a"] for r in blend["tried"]] == list(BLEND_GRID)
+    ref_before = meta["before"]["reference"]["cer"]
+    assert blend["kept"] == choose_blend(blend["tried"], ref_before, blend["val_slack"],
+                                         blend["max_forgetting"])
+    kept = next(r for r in blend["tried"] if r["a"] == blend["kept"])
+    assert meta["after"]["reference"]["cer"] == pytest.approx(kept["ref_cer"])
     assert any(e["kind"] == "split" for e in events)  # no --val: the seeded split is reported
     assert sum(e["kind"] == "eval" for e in events) >= 2  # step 0 and step 2 (and 4)
     issues = {(i.key, i.used): i.issue for i in result.issues}

@@ -21,6 +21,7 @@ __all__ = [
     "BENCH_SET_KEY",
     "SOURCE_KEY",
     "before_after_frame",
+    "blend_frame",
     "curves_figure",
     "error_actions",
     "remember_bench_set",
@@ -89,3 +90,10 @@ def before_after_frame(before: dict[str, Any], after: dict[str, Any], base: str,
                      f"CER {base}": b.get("cer"), f"CER {engine}": a.get("cer"),
                      f"line acc {base}": b.get("line_acc"), f"line acc {engine}": a.get("line_acc")})
     return pd.DataFrame(rows)
+
+
+def blend_frame(tried: list[dict[str, float]], kept: float) -> pd.DataFrame:
+    """One row per blend share tried: a, validation CER, reference CER, and which one was kept."""
+    return pd.DataFrame([{"a (share of the change)": r["a"], "your validation CER": r["val_cer"],
+                          "general reference CER": r["ref_cer"], "kept": "✓" if r["a"] == kept else ""}
+                         for r in tried])

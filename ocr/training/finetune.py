@@ -20,7 +20,15 @@ What happens (every step is reported through `on_event` and written under the jo
 4. The validation CER is measured every `eval_every_s` seconds; the best weights are kept. The run
    stops at `steps`, at the `minutes` budget, or when `stop()` returns True; Ctrl-C / SIGTERM (raised
    as KeyboardInterrupt by the caller) saves a resumable state first. The same call resumes it.
-5. The best weights are exported (fp16) as <user dir>/<name>/model.pt with meta.json: base, data hashes,
+5. Blend against forgetting (weight-space ensembling, "WiSE-FT", Wortsman et al. 2022): the best weights
+   are mixed with the base's, w = base + a * (best - base) for a in BLEND_GRID, each scored on the
+   validation and the reference set. Kept by default: among the shares whose validation CER is within
+   `val_slack` (relative, + 0.002) of the trained weights', the one with the lowest reference CER — the
+   forgetting that costs the user's lines (almost) nothing. With max_forgetting >= 0 the user's bound
+   comes first: the lowest validation CER among shares whose reference CER rose by at most that much
+   (relative), else the default rule. val_slack < 0 keeps the trained weights (a = 1). Every share tried
+   is recorded.
+6. The kept weights are exported (fp16) as <user dir>/<name>/model.pt with meta.json: base, data hashes,
    steps, CPU time, before/after CER on the validation set and on a general reference set.
 
 Job folder <user dir>/<name>/: model.pt, meta.json (when finished), status.json (phase, progress),
@@ -58,7 +66,7 @@ from ocr.models.checkpoint import load_checkpoint, save_export
 from ocr.models.crnn import CRNN
 from ocr.preprocess import PreprocessConfig, border_level, pad_batch, preprocess
 from ocr.training.augment import jitter_line
-from ocr.training.jobs import DEFAULT_REHEARSAL
+from ocr.training.jobs import DEFAULT_REHEARSAL, DEFAULT_VAL_SLACK
 
 __all__ = [
     "DEFAULT_REHEARSAL",
@@ -67,6 +75,8 @@ __all__ = [
     "FinetuneResult",
     "Line",
     "RowIssue",
+    "blend_weights",
+    "choose_blend",
     "extend_classes",
     "finetune",
     "frames_needed",
@@ -77,6 +87,8 @@ __all__ = [
 ]
 
 REFERENCE_RENDERED = 100  # rendered held-out-font lines in the general reference set
+REFERENCE_RENDERED_TC = 50  # and traditional lines (OpenCC s2t) in the held-out traditional face
+BLEND_GRID = (1.0, 0.85, 0.7, 0.55, 0.4)  # shares of the fine-tuned change tried against forgetting
 REFERENCE_SEED = 20261126
 MAX_LINES = 100_000
 STATE_EVERY_S = 30.0  # resumable state saved at least this often
@@ -96,6 +108,8 @@ class FinetuneConfig:
     minutes: training-time budget of this call (data loading and the before/after evaluations come on
         top; 0 = none). steps: total optimiser steps (0 = until the budget; neither: 300).
     rehearsal: share of every batch that is rendered general text (0 = off).
+    val_slack / max_forgetting: how the final blend with the base is chosen (step 5 of the module
+        docstring); val_slack < 0: no blend.
     fresh: discard an earlier run or model of this name instead of resuming / refusing.
     """
 
@@ -118,6 +132,8 @@ class FinetuneConfig:
     eval_every_steps: int = 0
     reference: bool = True
     max_disk_mb: float = 1024.0
+    val_slack: float = DEFAULT_VAL_SLACK
+    max_forgetting: float = -1.0
     fresh: bool = False
     user_dir: str | None = None
 
@@ -337,6 +353,29 @@ def reference_lines(height: int) -> list[Line]:
                 text = corpus.line(rng, 2, 20)
             img = render_line(text, font, 64, int(rng.integers(2**31)), augment=True)
             out.append(Line(f"rendered/{i}", text, _prepare(img, height)))
+    out += _reference_traditional(height)
+    return out
+
+
+def _reference_traditional(height: int) -> list[Line]:
+    """REFERENCE_RENDERED_TC traditional lines (OpenCC s2t of corpus text) in the held-out traditional
+    face (none when it is not installed)."""
+    import opencc
+
+    from ocr.training.synth import Corpus, font_covers, render_line
+    from ocr.training.synth.kinds import HELD_OUT_TC_FONT, tc_fonts
+
+    held = [f for f in tc_fonts(held_out=True) if f.name == HELD_OUT_TC_FONT]
+    if not held:
+        return []
+    font, corpus, s2t, out = held[0], Corpus(), opencc.OpenCC("s2t"), []
+    for i in range(REFERENCE_RENDERED_TC):
+        rng = np.random.default_rng([REFERENCE_SEED, 1, i])
+        text = s2t.convert(corpus.line(rng, 2, 20))
+        while not font_covers(font, text):
+            text = s2t.convert(corpus.line(rng, 2, 20))
+        img = render_line(text, font, 64, int(rng.integers(2**31)), augment=True)
+        out.append(Line(f"rendered_tc/{i}", text, _prepare(img, height)))
     return out
 
 
@@ -435,6 +474,29 @@ def _forward_loss(model: CRNN, lines: Sequence[Line], index: dict[str, int],
         mask = (torch.arange(kl.shape[1])[None, :] < lengths[:, None]).float()
         total = total + ((kl * mask).sum(1) / mask.sum(1)).sum()
     return total
+
+
+def blend_weights(base: dict[str, torch.Tensor], tuned: dict[str, torch.Tensor], a: float
+                  ) -> dict[str, torch.Tensor]:
+    """base + a * (tuned - base) for every floating tensor (BatchNorm statistics included); integer
+    tensors (BatchNorm's batch counter) from `tuned`."""
+    return {k: (base[k] + a * (v - base[k])) if v.is_floating_point() else v for k, v in tuned.items()}
+
+
+def choose_blend(rows: Sequence[dict[str, float]], ref_before: float, val_slack: float = DEFAULT_VAL_SLACK,
+                 max_forgetting: float = -1.0) -> float:
+    """The kept share `a` from rows {"a", "val_cer", "ref_cer"} (rows[0]: the trained weights, a = 1).
+
+    max_forgetting >= 0 and some rows with ref CER <= ref_before * (1 + max_forgetting): the lowest val
+    CER among them (ties: the smaller a). Otherwise: among rows with val CER <= the trained weights' *
+    (1 + val_slack) + 0.002, the lowest ref CER (ties: the larger a)."""
+    if max_forgetting >= 0:
+        ok = [r for r in rows if r["ref_cer"] <= ref_before * (1 + max_forgetting) + 1e-12]
+        if ok:
+            return min(ok, key=lambda r: (r["val_cer"], r["a"]))["a"]
+    trained = next(r for r in rows if r["a"] == 1.0)
+    close = [r for r in rows if r["val_cer"] <= trained["val_cer"] * (1 + val_slack) + 0.002]
+    return min(close, key=lambda r: (r["ref_cer"], -r["a"]))["a"]
 
 
 def _dir_bytes(path: Path) -> int:
@@ -609,6 +671,7 @@ def _run(cfg: FinetuneConfig, job: _Job, engine_name: str, emit: Event, stop: Ca
         teacher.load_state_dict(model.state_dict())
         teacher.eval().requires_grad_(False)
     model = extend_classes(model, len(new_chars))
+    base_state = {k: v.detach().clone() for k, v in model.state_dict().items()}  # the blend's origin
     if state is not None:
         model.load_state_dict(state["model"])
     head = list(model.fc.parameters())
@@ -731,7 +794,18 @@ def _run(cfg: FinetuneConfig, job: _Job, engine_name: str, emit: Event, stop: Ca
         evaluate()
     save_state()
     job.write_status(phase="final", message="measuring the fine-tuned model")
-    model.load_state_dict(best_state)
+    blend: list[dict[str, float]] = []
+    keep = 1.0
+    if reference and cfg.val_slack >= 0:
+        job.write_status(phase="final", message="blending with the base against forgetting")
+        for a in BLEND_GRID:
+            model.load_state_dict(blend_weights(base_state, best_state, a))
+            model = model.half().float().eval()  # score the weights the fp16 export holds
+            blend.append({"a": a, "val_cer": _score(model, val, all_chars)["cer"],
+                          "ref_cer": _score(model, reference, all_chars)["cer"]})
+            emit({"kind": "blend", **blend[-1]})
+        keep = choose_blend(blend, before["reference"]["cer"], cfg.val_slack, cfg.max_forgetting)
+    model.load_state_dict(blend_weights(base_state, best_state, keep))
     model = model.half().float().eval()  # score the weights the fp16 export holds
     after = {"val": _score(model, val, all_chars)}
     if reference:
@@ -754,12 +828,16 @@ def _run(cfg: FinetuneConfig, job: _Job, engine_name: str, emit: Event, stop: Ca
         "train_cpu_seconds": round(train_cpu, 1), "cpu_seconds": round(cpu_total, 1),
         "cpu_hours": round(cpu_total / 3600, 4), "wall_seconds": round(wall_total, 1),
         "stopped_by": stopped_by,
+        "blend": {"kept": keep, "val_slack": cfg.val_slack, "max_forgetting": cfg.max_forgetting,
+                  "tried": blend},
         "settings": {k: getattr(cfg, k) for k in ("batch_size", "rehearsal", "augment", "lr", "head_lr_mult",
-                                                  "warmup_steps", "seed", "threads", "minutes")},
+                                                  "warmup_steps", "seed", "threads", "minutes",
+                                                  "val_slack", "max_forgetting")},
         "before": before, "after": after,
         "eval": [{"name": k, "cer": v["cer"], "n": v["n"]} for k, v in after.items()],
-        "reference_set": (f"sample_images/labels.tsv + {REFERENCE_RENDERED} lines rendered in the "
-                          "held-out font" if reference else ""),
+        "reference_set": (f"sample_images/labels.tsv + {REFERENCE_RENDERED} simplified lines rendered in the "
+                          f"held-out font + {REFERENCE_RENDERED_TC} traditional lines in the held-out "
+                          "traditional face" if reference else ""),
     }
     charset = Charset(all_chars)
     save_export(model, job.folder / "model.pt", charset, meta)  # atomic: the engine appears complete
@@ -770,6 +848,6 @@ def _run(cfg: FinetuneConfig, job: _Job, engine_name: str, emit: Event, stop: Ca
     meta["disk_bytes"] = job.check_disk()
     _write_json(job.folder / "meta.json", meta)
     job.write_status(phase="done", message=f"{engine_name} is ready", step=step, after=after,
-                     disk_bytes=meta["disk_bytes"])
+                     disk_bytes=meta["disk_bytes"], blend=meta["blend"])
     emit({"kind": "done", "meta": meta})
     return FinetuneResult(cfg.name, engine_name, job.folder / "model.pt", meta, stopped_by, issues)

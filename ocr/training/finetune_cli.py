@@ -14,6 +14,8 @@ import sys
 from types import FrameType
 from typing import Any
 
+from ocr.training.jobs import DEFAULT_VAL_SLACK
+
 __all__ = ["add_finetune_command"]
 
 
@@ -34,7 +36,8 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
         lr=FinetuneConfig.lr if args.lr is None else args.lr, seed=args.seed, threads=args.threads,
         eval_every_s=args.eval_every,
         eval_every_steps=args.eval_every_steps, reference=not args.no_reference, fresh=args.fresh,
-        max_disk_mb=float(os.environ.get("OCR_FINETUNE_MAX_MB", "1024")),
+        max_disk_mb=float(os.environ.get("OCR_FINETUNE_MAX_MB", "1024")), max_forgetting=args.max_forgetting,
+        val_slack=args.val_slack,
     )
     bar: Any = None
     latest: dict[str, str] = {"val_cer": "-"}
@@ -97,6 +100,12 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
           f"rehearsal lines; CPU {m['cpu_seconds'] / 60:.1f} min, of which training "
           f"{m['train_cpu_seconds'] / 60:.1f}; wall {m['wall_seconds'] / 60:.1f} min; "
           f"disk {m['disk_bytes'] / 2**20:.1f} MB)")
+    blend = m.get("blend") or {}
+    if blend.get("tried"):
+        tried = ", ".join(f"a={r['a']:g}: val {r['val_cer']:.4f} ref {r['ref_cer']:.4f}"
+                          for r in blend["tried"])
+        print(f"blend with the base against forgetting: kept a={blend['kept']:g} of the fine-tuned change "
+              f"({tried})")
     print(f"{'set':<10} {'n':>5} {'CER before':>11} {'CER after':>10} {'line acc before':>16} {'after':>7}")
     for k, after in m["after"].items():
         before = m["before"][k]
@@ -129,6 +138,12 @@ def add_finetune_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--eval-every-steps", type=int, default=0, help="validate every N steps instead")
     p.add_argument("--no-reference", action="store_true",
                    help="skip the before/after measure on the general reference set")
+    p.add_argument("--val-slack", type=float, default=DEFAULT_VAL_SLACK,
+                   help="the final blend with the base may raise the validation CER this much (relative) "
+                        "to forget less (default 0.1; -1: keep the trained weights unblended)")
+    p.add_argument("--max-forgetting", type=float, default=-1.0,
+                   help="bound the reference CER's relative rise instead (e.g. 0.1), at the cost of your "
+                        "validation CER; default off")
     p.add_argument("--fresh", action="store_true", help="discard an earlier run or model of this name")
     p.add_argument("--quiet", action="store_true", help="plain progress lines instead of a bar")
     p.set_defaults(func=_cmd_finetune)

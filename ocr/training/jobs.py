@@ -27,6 +27,7 @@ from ocr.errors import OCRError
 
 __all__ = [
     "DEFAULT_REHEARSAL",
+    "DEFAULT_VAL_SLACK",
     "JobBusy",
     "JobRequest",
     "JobView",
@@ -40,6 +41,9 @@ __all__ = [
 # share of each batch drawn from rendered general lines: docs/finetune.md has the measurement (here, not
 # in ocr.training.finetune, so that the app's page reads it without importing torch)
 DEFAULT_REHEARSAL = 0.5
+# the final blend with the base may give up this much (relative) of the validation CER to forget less
+# (ocr.training.finetune, step 5)
+DEFAULT_VAL_SLACK = 0.1
 LOCK = ".job.json"
 MAX_INPUT_BYTES = 200 * 2**20  # an uploaded set kept for the job
 
