@@ -108,12 +108,17 @@ def finish_bench(at: AppTest, timeout: float = 300) -> AppTest:
 
     from ui.bench_job import JOB_KEY, _jobs
 
-    def running() -> bool:
+    def job() -> object | None:
         job_id = at.session_state[JOB_KEY] if JOB_KEY in at.session_state else None  # noqa: SIM401
-        job = _jobs().get(job_id) if job_id else None
-        return job is not None and job.state == "running"
+        return _jobs().get(job_id) if job_id else None
 
-    if not running():  # nothing started (e.g. a refused upload): the page as the click left it
+    def running() -> bool:
+        j = job()
+        return j is not None and j.state == "running"  # type: ignore[attr-defined]
+
+    # Nothing started (e.g. a refused upload): the page as the click left it. A job that started and
+    # already ended (a set that fails at once) still needs the rerun that shows its outcome.
+    if job() is None:
         return at
     deadline = time.monotonic() + timeout
     while running():
