@@ -49,7 +49,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -67,6 +67,9 @@ from ocr.models.crnn import CRNN
 from ocr.preprocess import PreprocessConfig, border_level, pad_batch, preprocess
 from ocr.training.augment import jitter_line
 from ocr.training.jobs import DEFAULT_REHEARSAL, DEFAULT_VAL_SLACK
+
+if TYPE_CHECKING:
+    from ocr.training.synth import Corpus, FontSpec
 
 __all__ = [
     "DEFAULT_REHEARSAL",
@@ -335,47 +338,43 @@ class Rehearsal:
 
 def reference_lines(height: int) -> list[Line]:
     """The fixed general reference set: the project's sample lines (sample_images/labels.tsv: 17 real
-    + 12 rendered) and REFERENCE_RENDERED lines rendered in the held-out font (never trained on)."""
-    from ocr.training.synth import HELD_OUT_FONT, Corpus, font_by_name, font_covers, render_line
+    + 12 rendered), REFERENCE_RENDERED lines rendered in the held-out font and REFERENCE_RENDERED_TC
+    traditional lines (OpenCC s2t) in the held-out traditional face (never trained on; each part only
+    where its font is installed)."""
+    import opencc
+
+    from ocr.training.synth import HELD_OUT_FONT, Corpus, font_by_name
+    from ocr.training.synth.kinds import tc_fonts
 
     out: list[Line] = []
     samples = Path(__file__).resolve().parents[2] / "sample_images" / "labels.tsv"
     if samples.is_file():
         rows, _, _, _ = read_lines(samples, height, "reference")
         out += [Line(k, t, img) for k, t, img, _ in rows if t.strip()]
+    corpus = Corpus()
     font = font_by_name(HELD_OUT_FONT)
     if Path(font.path).exists():
-        corpus = Corpus()
-        for i in range(REFERENCE_RENDERED):
-            rng = np.random.default_rng([REFERENCE_SEED, i])
-            text = corpus.line(rng, 2, 20)
-            while not font_covers(font, text):
-                text = corpus.line(rng, 2, 20)
-            img = render_line(text, font, 64, int(rng.integers(2**31)), augment=True)
-            out.append(Line(f"rendered/{i}", text, _prepare(img, height)))
-    out += _reference_traditional(height)
+        out += _rendered_lines(corpus, font, REFERENCE_RENDERED, (REFERENCE_SEED,), "rendered", height)
+    for tc_font in tc_fonts(held_out=True):  # the one held-out traditional face, when installed
+        out += _rendered_lines(corpus, tc_font, REFERENCE_RENDERED_TC, (REFERENCE_SEED, 1), "rendered_tc",
+                               height, opencc.OpenCC("s2t").convert)
     return out
 
 
-def _reference_traditional(height: int) -> list[Line]:
-    """REFERENCE_RENDERED_TC traditional lines (OpenCC s2t of corpus text) in the held-out traditional
-    face (none when it is not installed)."""
-    import opencc
+def _rendered_lines(corpus: Corpus, font: FontSpec, n: int, seed: tuple[int, ...], prefix: str, height: int,
+                    convert: Callable[[str], str] = str) -> list[Line]:
+    """n corpus lines (2-20 characters, through `convert`, redrawn until `font` covers them) rendered in
+    `font` and preprocessed as the engine does; line i is a pure function of (seed, i)."""
+    from ocr.training.synth import font_covers, render_line
 
-    from ocr.training.synth import Corpus, font_covers, render_line
-    from ocr.training.synth.kinds import HELD_OUT_TC_FONT, tc_fonts
-
-    held = [f for f in tc_fonts(held_out=True) if f.name == HELD_OUT_TC_FONT]
-    if not held:
-        return []
-    font, corpus, s2t, out = held[0], Corpus(), opencc.OpenCC("s2t"), []
-    for i in range(REFERENCE_RENDERED_TC):
-        rng = np.random.default_rng([REFERENCE_SEED, 1, i])
-        text = s2t.convert(corpus.line(rng, 2, 20))
+    out = []
+    for i in range(n):
+        rng = np.random.default_rng([*seed, i])
+        text = convert(corpus.line(rng, 2, 20))
         while not font_covers(font, text):
-            text = s2t.convert(corpus.line(rng, 2, 20))
+            text = convert(corpus.line(rng, 2, 20))
         img = render_line(text, font, 64, int(rng.integers(2**31)), augment=True)
-        out.append(Line(f"rendered_tc/{i}", text, _prepare(img, height)))
+        out.append(Line(f"{prefix}/{i}", text, _prepare(img, height)))
     return out
 
 
@@ -794,22 +793,30 @@ def _run(cfg: FinetuneConfig, job: _Job, engine_name: str, emit: Event, stop: Ca
         evaluate()
     save_state()
     job.write_status(phase="final", message="measuring the fine-tuned model")
+    def blended(a: float) -> None:  # the model holds base + a * (best - base), as the fp16 export will
+        model.load_state_dict(blend_weights(base_state, best_state, a))
+        model.half().float().eval()  # in place: the fp16 rounding of the export
+
+    def scores() -> dict[str, dict[str, float]]:
+        out = {"val": _score(model, val, all_chars)}
+        if reference:
+            out["reference"] = _score(model, reference, all_chars)
+        return out
+
     blend: list[dict[str, float]] = []
+    by_share: dict[float, dict[str, dict[str, float]]] = {}
     keep = 1.0
     if reference and cfg.val_slack >= 0:
         job.write_status(phase="final", message="blending with the base against forgetting")
         for a in BLEND_GRID:
-            model.load_state_dict(blend_weights(base_state, best_state, a))
-            model = model.half().float().eval()  # score the weights the fp16 export holds
-            blend.append({"a": a, "val_cer": _score(model, val, all_chars)["cer"],
-                          "ref_cer": _score(model, reference, all_chars)["cer"]})
+            blended(a)
+            by_share[a] = scores()
+            blend.append({"a": a, "val_cer": by_share[a]["val"]["cer"],
+                          "ref_cer": by_share[a]["reference"]["cer"]})
             emit({"kind": "blend", **blend[-1]})
         keep = choose_blend(blend, before["reference"]["cer"], cfg.val_slack, cfg.max_forgetting)
-    model.load_state_dict(blend_weights(base_state, best_state, keep))
-    model = model.half().float().eval()  # score the weights the fp16 export holds
-    after = {"val": _score(model, val, all_chars)}
-    if reference:
-        after["reference"] = _score(model, reference, all_chars)
+    blended(keep)
+    after = by_share[keep] if keep in by_share else scores()
     cpu_total = cpu_prev + time.process_time() - cpu_call
     wall_total = wall_prev + time.perf_counter() - t_call
     meta: dict[str, Any] = {
