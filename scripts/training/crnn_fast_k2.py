@@ -1,10 +1,13 @@
 """crnn-fast phase 2 (issue 15): from runs/k1 (step 7,000) on the kinds shards + simplified song/ming lines
-(SC_SONG_FONTS), fresh cosine schedule. Resumable: rerun to continue. From the repository root, after
+(SC_SONG_FONTS), fresh cosine schedule. Resumable: rerun to continue. From the repository root; the
+shards this session added were rendered with
 
-    python -m ocr synth shards data/shards_k2N --kinds all --n 24000 --seed 2N      # N = 1..4
-    python -m ocr synth shards data/shards_sc3N --kinds doc_sc=1 --n 6000 --seed 3N  # N = 1, 2 (20000 for 3)
+    python -m ocr synth shards data/shards_k23 --kinds all --n 24000 --seed 23
+    python -m ocr synth shards data/shards_k24 --kinds all --n 24000 --seed 24
+    python -m ocr synth shards data/shards_sc33 --kinds doc_sc=1 --n 20000 --seed 33
 
-(k21/k22/sc31/sc32 were rendered in session 7, before SC_SONG_FONTS; see docs/model_card.md)."""
+beside session 7's data/shards_k21, k22 (24,000 lines each, --kinds all) and sc31, sc32 (6,000 each,
+--kinds doc_sc=1, before SC_SONG_FONTS), whose seeds were not recorded; see docs/model_card.md."""
 import sys
 from pathlib import Path
 
