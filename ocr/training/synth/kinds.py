@@ -209,33 +209,87 @@ def _plate_text(rng: np.random.Generator) -> str:
     return _PROVINCES[int(rng.integers(len(_PROVINCES)))] + _PLATE_ALNUM[int(rng.integers(0, 24))] + tail
 
 
+# Plate colour schemes (background RGB, character RGB, rim RGB) and their shares. Blue/white is the
+# ordinary car plate; yellow/black trucks and learner cars; white/black police; black/white foreign-owned.
+_PLATE_SCHEMES = (((20, 70, 190), (245, 245, 245), (235, 235, 235)),
+                  ((235, 190, 30), (15, 15, 15), (15, 15, 15)),
+                  ((240, 240, 240), (15, 15, 15), (15, 15, 15)),
+                  ((20, 20, 20), (240, 240, 240), (240, 240, 240)))
+_PLATE_SCHEME_P = (0.78, 0.12, 0.05, 0.05)
+_PLATE_ALNUM_FONTS = ("/usr/share/fonts/truetype/dejavu/DejaVuSansCondensed-Bold.ttf",
+                      "/usr/share/fonts/truetype/dejavu/DejaVuSansCondensed.ttf")  # fonts-dejavu-core
+
+
+def _plate_glyph(c: str, font: FontSpec, alnum_font: str, size: tuple[int, int]) -> np.ndarray:
+    """One character stretched to fill its cell, as the plate face does: (h, w) float mask in [0, 1]."""
+    path, index = (font.path, font.index) if not c.isascii() or not Path(alnum_font).exists() \
+        else (alnum_font, 0)
+    f = pil_font(path, index, 96)
+    tile = Image.new("L", (160, 160), 0)
+    ImageDraw.Draw(tile).text((20, 10), c, font=f, fill=255)
+    a = np.asarray(tile)
+    ys, xs = np.where(a > 0)
+    if not ys.size:
+        return np.zeros((size[1], size[0]), np.float32)
+    a = a[ys.min(): ys.max() + 1, xs.min(): xs.max() + 1]
+    w = size[0] if c not in "1" else max(4, size[0] // 3)  # a '1' keeps its narrow stem, centred
+    g = cv2.resize(a, (w, size[1]), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
+    out = np.zeros((size[1], size[0]), np.float32)
+    x0 = (size[0] - w) // 2
+    out[:, x0: x0 + w] = g
+    return out
+
+
 def _plate(text: str, rng: np.random.Generator) -> np.ndarray:
-    """A plate: blue/white, yellow/black, green/black or white/black, bold face, rim, small and blurred."""
-    scheme = int(rng.integers(4))
-    bg, fg = [((20, 60, 180), (245, 245, 245)), ((230, 190, 30), (15, 15, 15)),
-              ((120, 200, 130), (15, 15, 15)), ((235, 235, 235), (15, 15, 15))][scheme]
-    bg = tuple(int(np.clip(v + rng.integers(-25, 26), 0, 255)) for v in bg)
-    fonts = [f for f in SIGN_FONTS if _exists(f) and font_covers(f, text)] or _sc_fonts()
+    """A plate laid out as the standard plate is (440 x 140 mm at 1 px/mm: characters 45 x 90 in cells
+    12 apart, a dot after the region letter, a rim), in its colours (new-energy plates, with six
+    characters after the letter, are green, the rest mostly blue), then cropped, tilted, shrunk to a
+    ~94 x 24 photo crop and degraded: (h, w, 3) uint8 RGB."""
+    new_energy = len(text) == 8
+    if new_energy:  # white-to-green gradient, black characters
+        t = np.linspace(0, 1, 140)[:, None, None]
+        bg = ((1 - t) * np.array([235, 245, 235]) + t * np.array([60, 190, 100])) * np.ones((1, 480, 3))
+        fg, rim = (15, 15, 15), (40, 40, 40)
+    else:
+        back, fg, rim = _PLATE_SCHEMES[int(rng.choice(len(_PLATE_SCHEMES), p=_PLATE_SCHEME_P))]
+        bg = np.ones((140, 480, 3)) * np.array(back)
+    bg = np.clip(bg + rng.integers(-25, 26, 3), 0, 255)
+    fonts = [f for f in SIGN_FONTS if _exists(f) and font_covers(f, text[:1])] or _sc_fonts()
     font = fonts[int(rng.integers(len(fonts)))]
-    f = pil_font(font.path, font.index, 48)
-    gap = int(rng.integers(4, 14))
-    width = int(sum(f.getlength(c) for c in text)) + gap * len(text) + 40
-    img = Image.new("RGB", (width, 80), bg)
-    d = ImageDraw.Draw(img)
-    d.rectangle((3, 3, width - 4, 76), outline=fg, width=2)
-    x = 20.0
+    alnum_font = _PLATE_ALNUM_FONTS[int(rng.integers(len(_PLATE_ALNUM_FONTS)))]
+    cw, gap, dot = (43, 9, 30) if new_energy else (45, 12, 34)
+    width = 2 * cw + gap + dot + (len(text) - 2) * cw + (len(text) - 3) * gap
+    x = (480 - width) / 2 + rng.uniform(-6, 6)
+    ink = np.zeros((140, 480), np.float32)
     for i, c in enumerate(text):
-        d.text((x, 10), c, font=f, fill=fg)
-        x += f.getlength(c) + gap + (12 if i == 1 and rng.random() < 0.5 else 0)
-    a = np.asarray(img)
-    tw = int(rng.integers(70, 140))  # real plate crops are ~94 x 24
-    a = cv2.resize(a, (tw, max(12, round(tw * 80 / width * rng.uniform(0.9, 1.2)))),
-                   interpolation=cv2.INTER_AREA)
-    a = _photo_degrade(a, rng)
-    if rng.random() < 0.5:  # loose crop: some surroundings
-        m = int(rng.integers(1, 5))
-        a = cv2.copyMakeBorder(a, m, m, m, m, cv2.BORDER_REPLICATE)
-    return a
+        x0 = round(x)
+        g = _plate_glyph(c, font, alnum_font, (cw, 90))
+        ink[25: 115, x0: x0 + cw] = np.maximum(ink[25: 115, x0: x0 + cw], g[:, : max(0, min(cw, 480 - x0))])
+        x += cw + (dot if i == 1 else gap)
+        if i == 1:  # the separator dot
+            cv2.circle(ink, (round(x - dot / 2), 70), 5, 1.0, -1)
+    img = bg * (1 - ink[..., None]) + np.array(fg) * ink[..., None]
+    cv2.rectangle(img, (14, 4), (465, 135), rim, 3)
+    img = np.clip(img, 0, 255).astype(np.uint8)
+    # crop: around the rim, sometimes tighter (cutting it) or looser (the car around it)
+    m = rng.uniform(-8, 10, 4).astype(int)
+    img = cv2.copyMakeBorder(img, 20, 20, 20, 20, cv2.BORDER_CONSTANT,
+                             value=tuple(int(v) for v in rng.integers(0, 200, 3)))
+    img = img[max(0, 24 - m[0]): 156 + m[1], max(0, 34 - m[2]): 486 + m[3]]
+    h, w = img.shape[:2]
+    j = rng.uniform(0, 0.08) * h
+    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    dst = src + rng.uniform(-j, j, (4, 2)).astype(np.float32)
+    rot = cv2.getRotationMatrix2D((w / 2, h / 2), float(rng.normal(0, 2.5)), 1.0)
+    img = cv2.warpAffine(cv2.warpPerspective(img, cv2.getPerspectiveTransform(src, dst), (w, h),
+                                             borderMode=cv2.BORDER_REPLICATE),
+                         rot, (w, h), borderMode=cv2.BORDER_REPLICATE)
+    if rng.random() < 0.4:  # uneven light over the plate
+        img = np.clip(img * np.linspace(rng.uniform(0.6, 1.0), rng.uniform(0.8, 1.2), w)[None, :, None],
+                      0, 255).astype(np.uint8)
+    size = (94, 24) if rng.random() < 0.7 else (int(rng.integers(60, 140)), int(rng.integers(16, 36)))
+    small = cv2.resize(img, size, interpolation=cv2.INTER_AREA)
+    return _photo_degrade(small, rng)
 
 
 def _photo_degrade(a: np.ndarray, rng: np.random.Generator) -> np.ndarray:
