@@ -260,6 +260,19 @@ def test_interrupt_saves_state_and_the_same_call_resumes(tmp_path: Path, user_di
     folder = user_dir / "resume"
     assert (folder / "state" / "last.pt").is_file() and not (folder / "model.pt").exists()
     assert json.loads((folder / "status.json").read_text(encoding="utf-8"))["phase"] == "interrupted"
+    # head="seen" (the default): after 2 steps the classifier rows of characters the labels never show
+    # are exactly the base's; the rows of characters they show have learned
+    chars = _base_chars()
+    trained = torch.load(folder / "state" / "last.pt", map_location="cpu", weights_only=True)["model"]
+    from ocr.models.checkpoint import load_checkpoint
+
+    base = load_checkpoint(base_checkpoint(BASE))[0].state_dict()
+    seen = set("".join(TEXTS))
+    unseen_rows = [i for i, c in enumerate(chars) if i and c not in seen]
+    seen_rows = [chars.index(c) for c in "上海京"]
+    for key in ("fc.weight", "fc.bias"):
+        assert torch.equal(trained[key][unseen_rows], base[key][unseen_rows]), key
+        assert not torch.equal(trained[key][seen_rows], base[key][seen_rows]), key
     events: list[dict] = []
     result = finetune(cfg, events.append)
     assert any(e["kind"] == "info" and "resuming at step 2" in e["message"] for e in events)

@@ -37,7 +37,7 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
         eval_every_s=args.eval_every,
         eval_every_steps=args.eval_every_steps, reference=not args.no_reference, fresh=args.fresh,
         max_disk_mb=float(os.environ.get("OCR_FINETUNE_MAX_MB", "1024")), max_forgetting=args.max_forgetting,
-        val_slack=args.val_slack,
+        val_slack=args.val_slack, head=args.head,
     )
     bar: Any = None
     latest: dict[str, str] = {"val_cer": "-"}
@@ -144,6 +144,10 @@ def add_finetune_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-forgetting", type=float, default=-1.0,
                    help="bound the reference CER's relative rise instead (e.g. 0.1), at the cost of your "
                         "validation CER; default off")
+    p.add_argument("--head", choices=("seen", "all"), default="seen",
+                   help="classifier rows that learn: 'seen' (default) only blank's and those of the "
+                        "characters in TRAIN's labels, so the other classes keep the base's rows "
+                        "(less forgetting); 'all' every row")
     p.add_argument("--fresh", action="store_true", help="discard an earlier run or model of this name")
     p.add_argument("--quiet", action="store_true", help="plain progress lines instead of a bar")
     p.set_defaults(func=_cmd_finetune)
