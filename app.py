@@ -1,7 +1,8 @@
 """Chinese OCR studio: `streamlit run app.py`.
 
 The pages (Recognize, Document, CTC inspector, Benchmark, Fine-tune) share the sidebar and the header
-drawn here: engine, decoder, beam width and LM weight; what the studio is, and one-click examples.
+drawn here, after the page, into places kept for them: engine, decoder, beam width and LM weight; what
+the studio is, and one-click examples.
 Models load once per process (ui.resources); pages hold UI only.
 """
 
@@ -10,7 +11,7 @@ from collections.abc import Callable
 import streamlit as st
 
 from ui.current import keep_current
-from ui.header import render_header
+from ui.header import follow_example, render_header
 from ui.sidebar import keep_page_state, render_sidebar
 
 st.set_page_config(page_title="Chinese OCR studio", page_icon="🀄", layout="wide")
@@ -45,6 +46,12 @@ page = st.navigation([*PAGES, *(st.Page(_alias(t), title=a, url_path=a, visibili
                                 for a, t in ALIASES.items())])
 keep_page_state()
 keep_current()
-render_sidebar()
-render_header()
+follow_example()
+# The page first, then the header (into its place at the top) and the sidebar: the browser paints a
+# page's text as soon as it has it, but the widgets' code loads on first use and holds the first paint
+# back while it does (ui.sidebar.first_paint has the measurement).
+header = st.container()
 page.run()
+with header:
+    render_header()
+render_sidebar()

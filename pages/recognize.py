@@ -14,10 +14,12 @@ from ui.inputs import (
     STAGE_TITLES,
     PickedImage,
     display_image,
-    image_picker,
+    pick_image,
+    picker_widgets,
     preprocess_config_from_state,
     stage_controls,
 )
+from ui.paint import pause_after_first_text
 from ui.render import (
     confidence_html,
     confidence_legend_html,
@@ -118,7 +120,15 @@ def main() -> None:
     st.title("Recognize")
     st.caption("A single text line: the text the chosen engine and decoder (sidebar) read, each character "
                "coloured by its confidence, then every preprocessing stage next to its switch.")
-    picked = image_picker(PREFIX)
+    picker_box = st.container()  # the picker's place; its widgets are drawn after the result (app.py)
+    picked = pick_image()
+    _read(picked)
+    with picker_box:
+        picker_widgets()
+
+
+def _read(picked: PickedImage | None) -> None:
+    """Hints, the recognized text, then the preprocessing stage rows of the current image."""
     settings = current_settings()
     if picked is None:
         return
@@ -141,6 +151,7 @@ def main() -> None:
         result_box.error(f"Recognition failed: {exc}")
         return
     _result(result_box, rec, picked.label)
+    pause_after_first_text()  # the widgets below (and the picker, header and sidebar) come after a pause
     st.caption(f"Engine: {settings.engine} · decoder: {settings.decoder_label}")
 
     st.subheader("Preprocessing")

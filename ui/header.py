@@ -6,7 +6,7 @@ import streamlit as st
 
 from ui.examples import EXAMPLES, NOTE_KEY, PENDING_KEY, apply_example
 
-__all__ = ["TAGLINE", "render_header"]
+__all__ = ["TAGLINE", "follow_example", "render_header"]
 
 TAGLINE = ("Chinese OCR studio — read Chinese text lines and whole pages offline, and see inside: the "
            "preprocessing, the CTC matrix, greedy vs beam vs language-model decoding, benchmarks.")
@@ -22,11 +22,15 @@ def _picked() -> None:
         apply_example(name)
 
 
-def render_header() -> None:
-    """The tagline and a row of one-click examples; switches page when an example was just picked."""
+def follow_example() -> None:
+    """Switch to the page of the example picked in the last run, if any. Call before the page runs."""
     target = st.session_state.pop(PENDING_KEY, None)
     if target:
         st.switch_page(target)
+
+
+def render_header() -> None:
+    """The tagline and a row of one-click examples."""
     name, rest = TAGLINE.split(" — ", 1)
     st.html(f'{_STYLE}<div class="studio-tagline" style="font-size:15px;color:#444;line-height:1.35">'
             f"<b>{name}</b> — {rest} <i>Try an example:</i></div>")

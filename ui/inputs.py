@@ -27,6 +27,8 @@ __all__ = [
     "file_current",
     "image_picker",
     "new_upload",
+    "pick_image",
+    "picker_widgets",
     "preprocess_config_from_state",
     "read_upload",
     "sample_current",
@@ -143,19 +145,45 @@ def image_picker(prefix: str = "") -> PickedImage | None:
     prefix: the calling page's widget prefix (unused: the picker's state is shared on purpose).
     """
     del prefix
+    box = st.container()
+    picked = pick_image()
+    with box:
+        picker_widgets()
+    return picked
+
+
+def pick_image() -> PickedImage | None:
+    """The current image, without drawing the picker: the first labelled sample on a fresh session, or a
+    file just uploaded (the uploader's value, which Streamlit puts in session state before the run).
+    picker_widgets draws the widgets, later in the same run when the page sends its result first."""
+    current = get_current()
+    if current is None:  # start on the first labelled sample (a real line)
+        samples = [str(p.relative_to(SAMPLE_DIR)) for p in sample_images()]
+        if samples:
+            current = sample_current(next((n for n in sample_labels() if n in samples), samples[0]))
+            if current is not None:
+                set_current(current)
+    upload = st.session_state.get(UPLOAD_KEY)
+    if new_upload(upload, f"{UPLOAD_KEY}_seen"):
+        uploaded = read_upload(upload, "your upload")
+        if uploaded is not None:
+            current = uploaded
+            set_current(current)  # the chooser shows no sample from now on
+    if current is None:
+        return None
+    return PickedImage(name=current.name, key=current.key, image=current.image, label=current.label)
+
+
+def picker_widgets() -> None:
+    """The uploader, the sample chooser (showing the current sample, or none) and a line naming the
+    current image; st.info when there is none. Call after pick_image in the same run."""
     samples = [str(p.relative_to(SAMPLE_DIR)) for p in sample_images()]
     current = get_current()
-    if current is None and samples:  # start on the first labelled sample (a real line)
-        first = next((n for n in sample_labels() if n in samples), samples[0])
-        current = sample_current(first)
-        if current is not None:
-            set_current(current)
-    # The chooser shows the current sample (None when the current image is not a sample).
     st.session_state[SAMPLE_KEY] = (current.name if current is not None and current.source == SAMPLE_SOURCE
                                     and current.name in samples else None)
     left, right = st.columns([3, 2])
-    upload = left.file_uploader("Upload a text-line image (PNG, JPEG, BMP, WebP, TIFF)", type=IMAGE_TYPES,
-                                key=UPLOAD_KEY)
+    left.file_uploader("Upload a text-line image (PNG, JPEG, BMP, WebP, TIFF)", type=IMAGE_TYPES,
+                       key=UPLOAD_KEY)
     if samples:
         right.selectbox("…or pick a sample line", samples, key=SAMPLE_KEY, on_change=_sample_picked,
                         placeholder="pick a sample line")
@@ -164,18 +192,12 @@ def image_picker(prefix: str = "") -> PickedImage | None:
     error = st.session_state.pop(ERROR_KEY, None)
     if error:
         st.error(error)
-    if new_upload(upload, f"{UPLOAD_KEY}_seen"):
-        uploaded = read_upload(upload, "your upload")  # type: ignore[arg-type]
-        if uploaded is not None:
-            current = uploaded
-            set_current(current)  # the chooser shows no sample from the next run on
     if current is None:
         st.info("Upload a line image to start.")
-        return None
+        return
     h, w = current.image.shape[:2]
     st.caption(f"Current image: **{current.name}** · {current.source} · {w}×{h} px — shared by Recognize "
                "and the CTC inspector")
-    return PickedImage(name=current.name, key=current.key, image=current.image, label=current.label)
 
 
 _EQUALIZE_LABELS = {"none": "none", "global": "global", "clahe": "CLAHE"}

@@ -132,8 +132,8 @@ def render_sidebar() -> Settings:
 
 # Widget values that should survive a visit to another page (Streamlit drops the state of widgets
 # that a run does not draw; re-assigning a value makes it plain session state).
-PERSISTENT_PREFIXES = ("rec_pre_", "insp_pre_", "insp_k", "insp_show", "bench_engines", "bench_decoders",
-                       "rec_sample", "insp_sample")
+PERSISTENT_PREFIXES = ("sb_", "rec_pre_", "insp_pre_", "insp_k", "insp_show", "bench_engines",
+                       "bench_decoders", "rec_sample", "insp_sample")
 
 
 def keep_page_state() -> None:
