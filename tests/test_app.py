@@ -67,6 +67,21 @@ def start(page: str | None = None, engine: str | None = None, **state: object) -
     return at
 
 
+def test_only_a_sessions_first_run_pauses_before_the_widgets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Recognize sends its text, pauses once per browser session (ui.paint), then draws the widgets:
+    the result, the picker above it, the header and the sidebar are all there after the first run."""
+    import ui.paint
+
+    pauses: list[float] = []
+    monkeypatch.setattr(ui.paint, "_sleep", pauses.append)
+    at = start()
+    assert pauses == [ui.paint.FIRST_PAINT_PAUSE_S]
+    assert "ocr-char" in html_bodies(at) and "Chinese OCR studio" in html_bodies(at)
+    assert at.selectbox(key="sb_engine") is not None and at.selectbox(key="img_sample") is not None
+    at.run()  # a rerun in the same session (a click): no pause
+    assert not at.exception and pauses == [ui.paint.FIRST_PAINT_PAUSE_S]
+
+
 def html_bodies(at: AppTest) -> str:
     return "\n".join(h.value for h in at.html)
 

@@ -20,6 +20,7 @@ __all__ = ["FIRST_PAINT_PAUSE_S", "pause_after_first_text"]
 # 0.1-0.15 s was too short to help in the measurement (the browser had not painted yet); 0.2-0.3 s helped
 FIRST_PAINT_PAUSE_S = 0.25
 _DONE_KEY = "_first_paint_done"
+_sleep = time.sleep  # a module attribute, so that a test can count the pauses
 
 
 def pause_after_first_text() -> None:
@@ -28,4 +29,4 @@ def pause_after_first_text() -> None:
     if st.session_state.get(_DONE_KEY):
         return
     st.session_state[_DONE_KEY] = True
-    time.sleep(FIRST_PAINT_PAUSE_S)
+    _sleep(FIRST_PAINT_PAUSE_S)
