@@ -49,7 +49,7 @@ keep_current()
 follow_example()
 # The page first, then the header (into its place at the top) and the sidebar: the browser paints a
 # page's text as soon as it has it, but the widgets' code loads on first use and holds the first paint
-# back while it does (ui.sidebar.first_paint has the measurement).
+# back while it does (ui/paint.py has the measurement).
 header = st.container()
 page.run()
 with header:

@@ -120,7 +120,7 @@ def main() -> None:
     st.title("Recognize")
     st.caption("A single text line: the text the chosen engine and decoder (sidebar) read, each character "
                "coloured by its confidence, then every preprocessing stage next to its switch.")
-    picker_box = st.container()  # the picker's place; its widgets are drawn after the result (app.py)
+    picker_box = st.container()  # the picker's place; its widgets come after the result (ui/paint.py)
     picked = pick_image()
     _read(picked)
     with picker_box:

@@ -5,7 +5,8 @@ machine): a fresh session's whole first run reaches the browser in one burst wit
 browser then loads the code of every kind of widget it contains (selectbox, slider, toggle, uploader,
 pills) before it paints anything after the title, so the recognized text painted at ~0.6-0.7 s although
 it was sent at ~0.35 s. Sending the text, pausing FIRST_PAINT_PAUSE_S, then the widgets paints the text
-at ~0.45 s; the last widget appears when it did before (±0.05 s). Only a session's first run pauses:
+at ~0.45 s; the last widget appears up to ~0.1 s later than without the pause (0.90-1.02 s against
+0.93 s, medians of 5, README "App timings"). Only a session's first run pauses:
 afterwards the widgets' code is loaded.
 """
 

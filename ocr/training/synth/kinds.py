@@ -232,7 +232,7 @@ def _plate_glyph(c: str, font: FontSpec, alnum_font: str, size: tuple[int, int])
     if not ys.size:
         return np.zeros((size[1], size[0]), np.float32)
     a = a[ys.min(): ys.max() + 1, xs.min(): xs.max() + 1]
-    w = size[0] if c not in "1" else max(4, size[0] // 3)  # a '1' keeps its narrow stem, centred
+    w = size[0] if c != "1" else max(4, size[0] // 3)  # a '1' keeps its narrow stem, centred
     g = cv2.resize(a, (w, size[1]), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
     out = np.zeros((size[1], size[0]), np.float32)
     x0 = (size[0] - w) // 2
