@@ -1,0 +1,305 @@
+"""Train `crnn` and `crnn-fast` on an accelerator, on lines rendered on the fly by the CPU cores beside it
+(issue 15, session 10). The record of that run; the CPU loop (ocr.training.loop) stays the project's
+resumable trainer.
+
+    # here: pack what the device copy needs (fonts subset to the charset, wheels, the grown crnn)
+    PYTHONPATH=/tmp/ft .venv/bin/python scripts/training/device_pack.py
+    # there (the device tool's `run`, carrying .devpack/carry):
+    python3 scripts/training/device_train.py --minutes 7 --out $OUT
+    # here, a smoke test of the same path on the CPU:
+    .venv/bin/python scripts/training/device_train.py --minutes 0.5 --workers 1 --out /tmp/dev --local
+
+Every worker renders ocr.training.synth.kinds lines (KIND_MIX, 90 %) and long simplified document lines
+(25-45 characters, 10 %) with the kept training faces, jitters them (ocr.training.augment) and yields
+width-sorted batches of 128 at 64 px. Each batch trains both models: `crnn` (from the shipped `crnn` grown
+to 9,699 classes, head rank 256) at 64 px and `crnn-fast` (from the shipped weights) on the same batch
+scaled to 32 px. When the renderers fall behind, a batch from the last 400 is replayed (at most two
+replays per new batch). Learning rates follow a cosine over the time budget after a 4 % warm-up. Exports
+(ocr.models.checkpoint.save_export, fp16) go to OUT every 90 s, at half time (NAME_mid.pt) and at the
+end, with log.jsonl.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import lzma
+import math
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from functools import lru_cache
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PACK = ROOT / ".devpack" / "carry"
+sys.path.insert(0, str(ROOT))
+
+
+def install_pack(site: Path) -> None:
+    """The carried wheels and jieba's dictionary into `site`, first on sys.path (device only)."""
+    whls = [str(p) for p in sorted((PACK / "whl").glob("*.whl"))]
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--no-compile",
+                    "--upgrade", "--target", str(site), *whls], check=True)
+    (site / "jieba").mkdir(parents=True, exist_ok=True)
+    (site / "jieba" / "__init__.py").write_text('"""dict.txt only."""\n')
+    (site / "jieba" / "dict.txt").write_bytes(lzma.decompress((PACK / "jieba_dict.txt.xz").read_bytes()))
+    sys.path.insert(0, str(site))
+
+
+def use_packed_fonts() -> int:
+    """Point every font lookup of the renderers at the carried WOFF2 subsets; drop faces not carried.
+    Returns the number of faces."""
+    from PIL import ImageFont
+
+    from ocr.training.synth import fonts, kinds, render
+
+    table = {tuple(k.rsplit("|", 1)): str(PACK / v)
+             for k, v in json.loads((PACK / "fonts" / "map.json").read_text()).items()}
+    for path, _ in table:  # the renderers check that a face's file exists
+        p = Path(path)
+        if not p.exists():
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.touch()
+
+    sizes = sorted({round(8 * 1.1 ** k) for k in range(30)})  # ~10 % steps: a WOFF2 load costs 30-60 ms
+
+    @lru_cache(maxsize=4096)
+    def pil_font(path: str, index: int, size: int) -> ImageFont.FreeTypeFont:
+        size = min(sizes, key=lambda s: abs(s - size))
+        return _load(table[(path, str(index))], size)
+
+    @lru_cache(maxsize=4096)
+    def _load(path: str, size: int) -> ImageFont.FreeTypeFont:
+        return ImageFont.truetype(path, size)
+
+    def kept(specs: tuple) -> tuple:
+        return tuple(f for f in specs if (f.path, str(f.index)) in table)
+
+    fonts.pil_font = kinds.pil_font = render.pil_font = pil_font
+    fonts.FONTS = kept(fonts.FONTS)
+    kinds.TC_FONTS, kinds.SIGN_FONTS = kept(kinds.TC_FONTS), kept(kinds.SIGN_FONTS)
+    kinds.SC_SONG_FONTS = kept(kinds.SC_SONG_FONTS)
+    pil_font(*next(iter(table)), 24).getmask("中")  # fail here, not in a worker, if WOFF2 cannot load
+    return len(table)
+
+
+def make_dataset(batch: int, height: int, max_width: int, seed: int, plates: float = 0.0):
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from ocr.preprocess import border_level
+    from ocr.training.augment import jitter_line
+    from ocr.training.synth import kinds
+    from ocr.training.synth.corpus import Corpus
+    from ocr.training.synth.render import render_line
+
+    mix = dict(kinds.KIND_MIX)
+    if plates:  # raise the plate share to `plates`, the other kinds scaled down
+        rest = 1 - mix["plate"]
+        mix = {k: plates if k == "plate" else v * (1 - plates) / rest for k, v in mix.items()}
+    names = [*sorted(mix), "long"]
+    p = np.asarray([0.9 * mix[k] for k in sorted(mix)] + [0.1])
+
+    def long_line(rng: np.random.Generator, corpus: Corpus) -> tuple[str, np.ndarray]:
+        text = corpus.line(rng, 25, 45)
+        font = kinds._pick(text, kinds._sc_fonts(), rng)
+        if font is None:
+            return "", np.zeros((height, 8), np.uint8)
+        img = render_line(text, font, 64, int(rng.integers(2**31)), augment=True)
+        return text, kinds._to_model_view(img, height)
+
+    class Lines(torch.utils.data.IterableDataset):
+        """Endless width-sorted batches: (x uint8 (B,1,H,W), targets, target lengths, widths)."""
+
+        def __iter__(self):
+            info = torch.utils.data.get_worker_info()
+            rng = np.random.default_rng([seed, info.id if info else 0])
+            corpus = Corpus()
+            charset = corpus.charset
+            while True:
+                lines = []
+                while len(lines) < 4 * batch:
+                    kind = names[int(rng.choice(len(names), p=p))]
+                    try:
+                        if kind == "long":
+                            text, img = long_line(rng, corpus)
+                        else:
+                            text, img, _ = kinds.render_kind(kind, rng, corpus, height)
+                    except (RuntimeError, ValueError, OSError):
+                        continue
+                    if not text or not charset.covers(text):
+                        continue
+                    img = jitter_line(img, rng)
+                    if img.shape[1] > max_width:
+                        img = np.asarray(Image.fromarray(img).resize((max_width, height), Image.BILINEAR))
+                    lines.append((img, charset.encode(text)))
+                lines.sort(key=lambda t: t[0].shape[1])
+                for i in range(0, len(lines), batch):
+                    part = lines[i:i + batch]
+                    w = max(im.shape[1] for im, _ in part)
+                    x = np.empty((len(part), 1, height, w), np.uint8)
+                    for j, (im, _) in enumerate(part):
+                        x[j, 0] = round(border_level(im))
+                        x[j, 0, :, :im.shape[1]] = im
+                    yield (torch.from_numpy(x), torch.tensor([c for _, lab in part for c in lab]),
+                           torch.tensor([len(lab) for _, lab in part]),
+                           torch.tensor([im.shape[1] for im, _ in part]))
+
+    return Lines()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--minutes", type=float, required=True, help="training time budget")
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--workers", type=int, default=15)
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--local", action="store_true", help="CPU smoke test with this machine's packages")
+    ap.add_argument("--models", default="crnn,crnn_fast", help="which of crnn, crnn_fast to train")
+    ap.add_argument("--crnn-init", type=Path, default=PACK / "crnn_init.pt")
+    ap.add_argument("--lr-mult", type=float, default=1.0, help="scales both models' learning rates")
+    ap.add_argument("--plates", type=float, default=0.0, help="plate share of the kinds (0: KIND_MIX's)")
+    ap.add_argument("--seed", type=int, default=1010)
+    args = ap.parse_args()
+    t_begin = time.time()
+    args.out.mkdir(parents=True, exist_ok=True)
+    if not args.local:
+        install_pack(Path("/tmp/site"))
+    faces = use_packed_fonts()
+
+    import torch
+
+    from ocr.charset import load_charset
+    from ocr.models.checkpoint import load_checkpoint, save_export
+    from ocr.models.crnn import CRNN
+    from ocr.training.data import rescale_batch
+
+    dev = torch.device("cuda" if torch.cuda.is_available() and not args.local else "cpu")
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+    torch.manual_seed(10)
+    charset = load_charset()
+    specs = {"crnn": (args.crnn_init.resolve(), 5e-4 * args.lr_mult, 3.0),  # (start, body lr, head x)
+             "crnn_fast": (ROOT / "models" / "crnn_fast.pt", 4e-4 * args.lr_mult, 2.0)}
+    specs = {k: v for k, v in specs.items() if k in args.models.split(",")}
+    models, opts, metas, bases = {}, {}, {}, {}
+    for name, (path, lr, head_mult) in specs.items():
+        m, meta = load_checkpoint(path)
+        m = m.to(dev).train()
+        head = [p for n, p in m.named_parameters() if n.startswith(("fc.", "proj."))]
+        body = [p for n, p in m.named_parameters() if not n.startswith(("fc.", "proj."))]
+        opts[name] = torch.optim.AdamW([{"params": body, "lr": lr}, {"params": head, "lr": lr * head_mult}],
+                                       weight_decay=1e-4)
+        models[name], metas[name], bases[name] = m, meta, (lr, lr * head_mult)
+    ctc = torch.nn.CTCLoss(blank=0, zero_infinity=True)
+
+    data = make_dataset(args.batch, 64, 2400, args.seed, args.plates)
+    loader = torch.utils.data.DataLoader(data, batch_size=None, num_workers=args.workers, prefetch_factor=6,
+                                         persistent_workers=True)
+    q: queue.Queue = queue.Queue(maxsize=64)
+
+    def feed() -> None:
+        for b in loader:
+            q.put(b)
+
+    threading.Thread(target=feed, daemon=True).start()
+    first = q.get()  # wait for the renderers
+    t0 = time.time()
+    budget = args.minutes * 60
+    ring: list = []
+    step = fresh = replays = since_new = seen = 0
+    loss_sum = {k: 0.0 for k in models}
+    log = (args.out / "log.jsonl").open("a", encoding="utf-8")
+    log.write(json.dumps({"event": "start", "device": str(dev), "faces": faces, "workers": args.workers,
+                          "setup_s": round(t0 - t_begin, 1),
+                          "gpu": torch.cuda.get_device_name() if dev.type == "cuda" else ""}) + "\n")
+    last_save, mid_saved = t0, False
+
+    plate_note = f" with plates at {args.plates:.0%}" if args.plates else ""
+
+    def export(tag: str) -> None:
+        el = time.time() - t0
+        for name, m in models.items():
+            m.eval()
+            meta = {**{k: v for k, v in metas[name].items() if k not in ("format", "config", "charset",
+                                                                        "charset_sha256", "input")},
+                    "init": f"session 10 device run from {specs[name][0].relative_to(ROOT)}",
+                    "parent": {k: metas[name].get(k) for k in ("init", "steps", "samples_seen", "cpu_hours")},
+                    "steps": step, "samples_seen": seen, "unique_lines": fresh * args.batch,
+                    "device_seconds": round(el, 1), "device": log_dev,
+                    "data": f"ocr.training.synth.kinds lines (KIND_MIX{plate_note}, 90 %) + long "
+                            "simplified document lines (25-45 chars, 10 %), rendered on the fly, 20 "
+                            "training faces (WOFF2 subsets)", "lr_mult": args.lr_mult}
+            save_export(copy.deepcopy(m).cpu().float(), args.out / f"{name}{tag}.pt", charset, meta)
+            m.train()
+
+    log_dev = torch.cuda.get_device_name() if dev.type == "cuda" else "cpu"
+    batch = first
+    while True:
+        el = time.time() - t0
+        if el > budget:
+            break
+        if batch is None:
+            try:
+                batch = q.get(timeout=0.0 if (since_new < 2 and len(ring) >= 8) else 30)
+            except queue.Empty:
+                batch = None
+        if batch is not None:
+            x8, tgt, tgt_len, widths = (t.to(dev, non_blocking=True) for t in batch)
+            ring.append((x8, tgt, tgt_len, widths))
+            if len(ring) > 400:
+                ring.pop(0)
+            fresh += 1
+            since_new = 0
+            batch = None
+        else:
+            x8, tgt, tgt_len, widths = ring[int(torch.randint(len(ring), ()).item())]
+            replays += 1
+            since_new += 1
+        frac = el / budget
+        cosine = 0.5 * (1 + math.cos(math.pi * (frac - 0.04) / 0.96))
+        factor = frac / 0.04 if frac < 0.04 else 0.02 + 0.98 * cosine
+        x = x8.float() / 255.0
+        for name, m in models.items():
+            xs, w = rescale_batch(x, widths, m.config.height)
+            in_len = CRNN.output_length(w)
+            logp = m(xs, in_len.cpu()).log_softmax(-1)  # (B, T, C)
+            loss = ctc(logp.transpose(0, 1), tgt, in_len, tgt_len)
+            for g, base in zip(opts[name].param_groups, bases[name], strict=True):
+                g["lr"] = base * factor
+            opts[name].zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(m.parameters(), 5.0)
+            opts[name].step()
+            loss_sum[name] += float(loss.detach())
+        step += 1
+        seen += x.shape[0]
+        if step % 100 == 0:
+            rec = {"step": step, "t": round(time.time() - t0, 1), "fresh": fresh, "replays": replays,
+                   "lr_factor": round(factor, 4), "queue": q.qsize(),
+                   **{f"loss_{k}": round(v / 100, 4) for k, v in loss_sum.items()}}
+            log.write(json.dumps(rec) + "\n")
+            log.flush()
+            print(json.dumps(rec), flush=True)
+            loss_sum = {k: 0.0 for k in models}
+        if time.time() - last_save > 90:
+            export("")
+            last_save = time.time()
+        if not mid_saved and frac >= 0.5:
+            export("_mid")
+            mid_saved = True
+    export("")
+    log.write(json.dumps({"event": "end", "step": step, "seen": seen, "fresh_lines": fresh * args.batch,
+                          "replays": replays, "train_s": round(time.time() - t0, 1)}) + "\n")
+    log.close()
+    print("done", step, seen, fresh, replays, flush=True)
+    os._exit(0)  # the renderers and the feeding thread end with the process
+
+
+if __name__ == "__main__":
+    main()
