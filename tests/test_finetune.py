@@ -113,6 +113,30 @@ def test_extend_classes_keeps_old_outputs() -> None:
     assert float(bigger.fc.bias[20].detach()) <= median  # a new class starts unlikely
 
 
+def test_the_kl_to_the_base_scales_with_kd_weight() -> None:
+    """Rehearsal loss = CTC + kd_weight x KL(base || model); a model equal to its base adds no KL."""
+    import numpy as np
+
+    from ocr.models.crnn import CRNN, FAST32, CRNNConfig
+    from ocr.training.finetune import Line, _forward_loss
+
+    torch.manual_seed(0)
+    cfg = CRNNConfig(**{**FAST32.__dict__, "num_classes": 6})
+    model, teacher = CRNN(cfg).eval(), CRNN(cfg).eval()
+    rng = np.random.default_rng(0)
+    lines = [Line(str(i), "ab"[: i + 1], rng.integers(0, 256, (32, 64 + 16 * i), dtype=np.uint8))
+             for i in range(2)]
+    index = {"a": 1, "b": 2}
+    with torch.no_grad():
+        ctc = float(_forward_loss(model, lines, index))
+        kl1 = float(_forward_loss(model, lines, index, teacher, 1.0)) - ctc
+        kl3 = float(_forward_loss(model, lines, index, teacher, 3.0)) - ctc
+        same = float(_forward_loss(model, lines, index, model, 5.0))
+    assert kl1 > 0
+    assert kl3 == pytest.approx(3 * kl1, rel=1e-4)
+    assert same == pytest.approx(ctc, abs=1e-4)
+
+
 def test_choose_blend_forgets_less_where_the_user_lines_allow() -> None:
     from ocr.training.finetune import choose_blend
 

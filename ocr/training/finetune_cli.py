@@ -37,7 +37,7 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
         eval_every_s=args.eval_every,
         eval_every_steps=args.eval_every_steps, reference=not args.no_reference, fresh=args.fresh,
         max_disk_mb=float(os.environ.get("OCR_FINETUNE_MAX_MB", "1024")), max_forgetting=args.max_forgetting,
-        val_slack=args.val_slack, head=args.head,
+        val_slack=args.val_slack, head=args.head, kd_weight=args.kd_weight,
     )
     bar: Any = None
     latest: dict[str, str] = {"val_cer": "-"}
@@ -131,7 +131,8 @@ def add_finetune_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rehearsal", type=float, default=None,
                    help="share of each batch that is rendered general text (0 = off; default 0.5)")
     p.add_argument("--no-augment", action="store_true", help="no per-line jitter of your lines")
-    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default 3e-4)")
+    p.add_argument("--lr", type=float, default=None,
+                   help="peak learning rate (default: 1e-4 for crnn and its fine-tunes, 3e-4 for crnn-fast)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--eval-every", type=float, default=60.0, help="seconds between validation runs")
@@ -148,6 +149,8 @@ def add_finetune_command(sub: argparse._SubParsersAction) -> None:
                    help="classifier rows that learn: 'seen' (default) only blank's and those of the "
                         "characters in TRAIN's labels, so the other classes keep the base's rows "
                         "(less forgetting); 'all' every row")
+    p.add_argument("--kd-weight", type=float, default=1.0,
+                   help="weight of the KL to the base's outputs on the rehearsal lines (default 1)")
     p.add_argument("--fresh", action="store_true", help="discard an earlier run or model of this name")
     p.add_argument("--quiet", action="store_true", help="plain progress lines instead of a bar")
     p.set_defaults(func=_cmd_finetune)
