@@ -92,7 +92,7 @@ def make_dataset(batch: int, height: int, max_width: int, seed: int, plates: flo
     import torch
     from PIL import Image
 
-    from ocr.preprocess import border_level
+    from ocr.preprocess import border_level, pad_batch
     from ocr.training.augment import jitter_line
     from ocr.training.synth import kinds
     from ocr.training.synth.corpus import Corpus
@@ -141,12 +141,11 @@ def make_dataset(batch: int, height: int, max_width: int, seed: int, plates: flo
                 lines.sort(key=lambda t: t[0].shape[1])
                 for i in range(0, len(lines), batch):
                     part = lines[i:i + batch]
-                    w = max(im.shape[1] for im, _ in part)
-                    x = np.empty((len(part), 1, height, w), np.uint8)
-                    for j, (im, _) in enumerate(part):
-                        x[j, 0] = round(border_level(im))
-                        x[j, 0, :, :im.shape[1]] = im
-                    yield (torch.from_numpy(x), torch.tensor([c for _, lab in part for c in lab]),
+                    # (B, 1, H, W_max), each line right-padded with its own background level; uint8
+                    # (a quarter of float32's bytes) to the trainer
+                    x = pad_batch([im[None] for im, _ in part], fill=[border_level(im) for im, _ in part])
+                    yield (torch.from_numpy(np.rint(x).astype(np.uint8)),
+                           torch.tensor([c for _, lab in part for c in lab]),
                            torch.tensor([len(lab) for _, lab in part]),
                            torch.tensor([im.shape[1] for im, _ in part]))
 
@@ -215,9 +214,9 @@ def main() -> None:
     step = fresh = replays = since_new = seen = 0
     loss_sum = {k: 0.0 for k in models}
     log = (args.out / "log.jsonl").open("a", encoding="utf-8")
-    log.write(json.dumps({"event": "start", "device": str(dev), "faces": faces, "workers": args.workers,
-                          "setup_s": round(t0 - t_begin, 1),
-                          "gpu": torch.cuda.get_device_name() if dev.type == "cuda" else ""}) + "\n")
+    device_name = torch.cuda.get_device_name() if dev.type == "cuda" else "cpu"
+    log.write(json.dumps({"event": "start", "device": device_name, "faces": faces, "workers": args.workers,
+                          "setup_s": round(t0 - t_begin, 1)}) + "\n")
     last_save, mid_saved = t0, False
 
     plate_note = f" with plates at {args.plates:.0%}" if args.plates else ""
@@ -231,14 +230,13 @@ def main() -> None:
                     "init": f"session 10 device run from {specs[name][0].relative_to(ROOT)}",
                     "parent": {k: metas[name].get(k) for k in ("init", "steps", "samples_seen", "cpu_hours")},
                     "steps": step, "samples_seen": seen, "unique_lines": fresh * args.batch,
-                    "device_seconds": round(el, 1), "device": log_dev,
+                    "device_seconds": round(el, 1), "device": device_name,
                     "data": f"ocr.training.synth.kinds lines (KIND_MIX{plate_note}, 90 %) + long "
                             "simplified document lines (25-45 chars, 10 %), rendered on the fly, 20 "
                             "training faces (WOFF2 subsets)", "lr_mult": args.lr_mult}
             save_export(copy.deepcopy(m).cpu().float(), args.out / f"{name}{tag}.pt", charset, meta)
             m.train()
 
-    log_dev = torch.cuda.get_device_name() if dev.type == "cuda" else "cpu"
     batch = first
     while True:
         el = time.time() - t0
