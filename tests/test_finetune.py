@@ -137,6 +137,30 @@ def test_the_kl_to_the_base_scales_with_kd_weight() -> None:
     assert same == pytest.approx(ctc, abs=1e-4)
 
 
+def test_rehearsal_lines_are_the_kinds_the_base_was_trained_on() -> None:
+    """Even rehearsal lines come from the kinds mix (traditional lines among them), short; odd ones are
+    rare-character lines; all in the charset, deterministic by (seed, i)."""
+    import opencc
+
+    from ocr.charset import load_charset
+    from ocr.training.finetune import REHEARSAL_MAX_CHARS, Rehearsal
+    from ocr.training.synth import available_fonts
+
+    if not any(f.name == "noto-sans-sc" for f in available_fonts()):
+        pytest.skip("fonts-noto-cjk is not installed (make test installs it with apt)")
+    chars = load_charset().chars
+    known = set(chars[1:])
+    rehearsal = Rehearsal(32, chars, seed=3, pool=64)
+    lines = [rehearsal.line(i) for i in range(48)]
+    assert all(ln.image.shape[0] == 32 and set(ln.text) <= known for ln in lines)
+    assert all(0 < len(ln.text) <= REHEARSAL_MAX_CHARS for ln in lines[::2])
+    assert all(2 <= len(ln.text) <= 8 for ln in lines[1::2])
+    t2s = opencc.OpenCC("t2s").convert
+    assert any(t2s(ln.text) != ln.text for ln in lines[::2]), "no traditional line among the kinds"
+    again = Rehearsal(32, chars, seed=3, pool=64).line(6)
+    assert again.text == lines[6].text and (again.image == lines[6].image).all()
+
+
 def test_choose_blend_forgets_less_where_the_user_lines_allow() -> None:
     from ocr.training.finetune import choose_blend
 
@@ -303,6 +327,31 @@ def test_interrupt_saves_state_and_the_same_call_resumes(tmp_path: Path, user_di
     assert result.meta["steps"] == 4 and (folder / "model.pt").is_file()
     with pytest.raises(OCRError, match="already exists"):  # a finished name is not overwritten silently
         finetune(cfg)
+
+
+def test_cnn_lr_mult_sets_how_far_the_convolutions_move(tmp_path: Path, user_dir: Path) -> None:
+    """cnn_lr_mult = 0: after two steps the convolutional layers hold the base's weights while the
+    BiLSTM has learnt (the interrupted run's state holds the current weights)."""
+    _need_base()
+    from ocr.models.checkpoint import load_checkpoint
+    from ocr.training.finetune import FinetuneConfig, finetune
+
+    data = write_set(tmp_path / "set", TEXTS)
+    cfg = FinetuneConfig(train=str(data), name="cnn0", base=BASE, steps=4, batch_size=4, rehearsal=0.0,
+                         eval_every_steps=100, reference=False, val_share=0.25, threads=1, cnn_lr_mult=0.0)
+
+    def interrupt_at_2(e: dict) -> None:
+        if e["kind"] in ("tick", "step") and e["step"] == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        finetune(cfg, interrupt_at_2)
+    state = user_dir / "cnn0" / "state" / "last.pt"
+    tuned = torch.load(state, map_location="cpu", weights_only=True)["model"]
+    base = load_checkpoint(base_checkpoint(BASE))[0].state_dict()
+    cnn = [k for k in base if k.startswith("cnn.")]
+    assert cnn and all(torch.equal(tuned[k], base[k]) for k in cnn)
+    assert not torch.equal(tuned["rnn.weight_ih_l0"], base["rnn.weight_ih_l0"])
 
 
 def test_refusals(tmp_path: Path, user_dir: Path) -> None:

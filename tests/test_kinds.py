@@ -51,3 +51,12 @@ def test_kind_test_set_names_the_kind_in_the_first_folder(tmp_path: Path) -> Non
     assert len(rows) == 6 and all(len(r) == 2 for r in rows)
     assert {r[0].split("/")[0] for r in rows} <= {"plate", "form"}
     assert all((labels.parent / r[0]).exists() for r in rows)
+
+
+@pytest.mark.parametrize("kind", ["doc_tc", "form", "sign"])
+def test_max_chars_keeps_lines_short(kind: str) -> None:
+    corpus = Corpus()
+    for i in range(6):
+        text, img, _ = render_kind(kind, np.random.default_rng([8, i]), corpus, height=32, max_chars=6)
+        assert 0 < len(text) <= 6 and text == text.rstrip(), (kind, text)
+        assert img.shape[0] == 32

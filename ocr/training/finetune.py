@@ -14,7 +14,9 @@ What happens (every step is reported through `on_event` and written under the jo
    initialised to the mean of the existing rows with the bias at the 5th percentile of the existing
    biases, so a new class starts as an unlikely but average-looking class rather than a random one.
 3. Training: AdamW, each batch = user lines (augmented with ocr.training jitter) + a share of rendered
-   general lines (rehearsal, `rehearsal` of the batch) so that the model keeps reading general text.
+   general lines (rehearsal, `rehearsal` of the batch: the kinds of line the base was trained on, and
+   rare characters) so that the model keeps reading general text. The CNN learns at cnn_lr_mult x the
+   rate (0.1 for 64-px bases: their convolutional features are what drifts).
    With head="seen" (the default) only the classifier rows of blank and of the characters in the
    training labels learn; the rows of every other class keep the base's values.
    Lines are preprocessed exactly as the engine preprocesses them at inference (ocr.preprocess with
@@ -82,6 +84,7 @@ __all__ = [
     "RowIssue",
     "blend_weights",
     "choose_blend",
+    "default_cnn_lr_mult",
     "default_lr",
     "extend_classes",
     "finetune",
@@ -96,6 +99,7 @@ REFERENCE_RENDERED = 100  # rendered held-out-font lines in the general referenc
 REFERENCE_RENDERED_TC = 50  # and traditional lines (OpenCC s2t) in the held-out traditional face
 BLEND_GRID = (1.0, 0.85, 0.7, 0.55, 0.4)  # shares of the fine-tuned change tried against forgetting
 REFERENCE_SEED = 20261126
+REHEARSAL_MAX_CHARS = 30  # as long as the base's training lines: the LSTM keeps its long context
 MAX_LINES = 100_000
 STATE_EVERY_S = 30.0  # resumable state saved at least this often
 Event = Callable[[dict[str, Any]], None]
@@ -107,6 +111,14 @@ def default_lr(config: CRNNConfig) -> float:
     `crnn` at 1e-4 reached val CER 0.018 and drifted less (real_dev +42 %, rendered +78 %) than at
     3e-4 (0.026; +58 %, +150 %); `crnn-fast` at 1e-3 did worse than at 3e-4 (session 9)."""
     return 1e-4 if config.height >= 64 else 3e-4
+
+
+def default_cnn_lr_mult(config: CRNNConfig) -> float:
+    """How fast the convolutional layers learn relative to the BiLSTM, when not asked for: 0.1 for the
+    64-px `crnn` (session 11, plates, 10 min: real_dev drift +28 % -> +14 %, rendered +38 % -> +15 %, plates
+    0.024 -> 0.029), 1 for the small 32-px `crnn-fast`, whose plates need its convolutions (x0.1: plates
+    0.086 -> 0.100 for little: real_dev drift +15 % -> +14 %, rendered +17 % -> +11 %)."""
+    return 0.1 if config.height >= 64 else 1.0
 
 
 class FinetuneError(OCRError):
@@ -122,7 +134,8 @@ class FinetuneConfig:
     minutes: training-time budget of this call (data loading and the before/after evaluations come on
         top; 0 = none). steps: total optimiser steps (0 = until the budget; neither: 300).
     rehearsal: share of every batch that is rendered general text (0 = off).
-    lr: peak learning rate of the body (the head's is head_lr_mult x); 0 = default_lr(base).
+    lr: peak learning rate of the BiLSTM (the head's is head_lr_mult x, the CNN's cnn_lr_mult x);
+        0 = default_lr(base). cnn_lr_mult None = default_cnn_lr_mult(base).
     val_slack / max_forgetting: how the final blend with the base is chosen (step 5 of the module
         docstring); val_slack < 0: no blend.
     head: "seen" trains only the classifier rows of blank and of the characters in the training labels
@@ -143,6 +156,7 @@ class FinetuneConfig:
     augment: bool = True
     lr: float = 0.0
     head_lr_mult: float = 3.0
+    cnn_lr_mult: float | None = None
     warmup_steps: int = 5
     val_share: float = 0.1
     seed: int = 0
@@ -161,8 +175,8 @@ class FinetuneConfig:
     def fingerprint_fields(self) -> dict[str, object]:
         """The settings a resumed run must share with the interrupted one."""
         return {k: getattr(self, k) for k in ("base", "batch_size", "rehearsal", "augment", "lr", "head",
-                                              "head_lr_mult", "warmup_steps", "val_share", "seed",
-                                              "kd_weight")}
+                                              "head_lr_mult", "cnn_lr_mult", "warmup_steps", "val_share",
+                                              "seed", "kd_weight")}
 
 
 @dataclass(frozen=True)
@@ -323,11 +337,15 @@ def _usable(rows: list[tuple[str, str, np.ndarray, int]], labels: list[str | Non
 
 
 class Rehearsal:
-    """Rendered general lines (ocr.training.synth corpus and training fonts), line i a pure function of
-    (seed, i), memoised: the general text the base model was trained on, mixed into every batch."""
+    """Rendered general lines, line i a pure function of (seed, i), memoised: the kinds of text the base
+    model was trained on, mixed into every batch. Even lines: ocr.training.synth.kinds lines in the base's
+    training mix (simplified and traditional documents, form fields, signs, plates, handwriting-like,
+    with their degradations), at most REHEARSAL_MAX_CHARS characters; odd lines: uniformly drawn
+    characters in a training font (the base's rare classes are what a fine-tune forgets first)."""
 
     def __init__(self, height: int, chars: Sequence[str], seed: int, pool: int = 4096) -> None:
         from ocr.training.synth import Corpus, training_fonts
+        from ocr.training.synth.kinds import KIND_MIX
 
         self.height, self.seed, self.pool = height, seed, pool
         self.known = set(chars[1:])
@@ -335,25 +353,32 @@ class Rehearsal:
         if not self.fonts:
             raise FinetuneError("no training fonts installed for rehearsal (fonts-noto-cjk); use rehearsal 0")
         self.corpus = Corpus()
+        self.kinds = sorted(KIND_MIX)
+        self.kind_p = np.asarray([KIND_MIX[k] for k in self.kinds]) / sum(KIND_MIX.values())
         self._cache: dict[int, Line] = {}
 
     def line(self, i: int) -> Line:
         """Line i of the pool (rendered on first use)."""
         from ocr.training.synth import font_covers, render_line
+        from ocr.training.synth.kinds import render_kind
 
         i %= self.pool
         if i not in self._cache:
             rng = np.random.default_rng([self.seed, 777, i])
             while True:
-                # short (about a plate's width, cheap to train on); every other line uniformly drawn
-                # characters: the base's rare classes are what a fine-tune forgets first
-                text = (self.corpus.rare(rng, int(rng.integers(2, 9))) if i % 2
-                        else self.corpus.line(rng, 2, 8))
+                if i % 2 == 0:
+                    kind = self.kinds[int(rng.choice(len(self.kinds), p=self.kind_p))]
+                    text, img, _ = render_kind(kind, rng, self.corpus, self.height,
+                                               max_chars=REHEARSAL_MAX_CHARS)
+                    if text and all(c in self.known for c in text):
+                        break
+                    continue
+                text = self.corpus.rare(rng, int(rng.integers(2, 9)))
                 fonts = [f for f in self.fonts if font_covers(f, text)]
-                if fonts and all(c in self.known for c in text) and text.strip() == text:
+                if fonts and all(c in self.known for c in text):
+                    font = fonts[int(rng.integers(len(fonts)))]
+                    img = render_line(text, font, self.height, int(rng.integers(2**31)), augment=True)
                     break
-            font = fonts[int(rng.integers(len(fonts)))]
-            img = render_line(text, font, self.height, int(rng.integers(2**31)), augment=True)
             self._cache[i] = Line(f"rehearsal/{i}", text, img)
         return self._cache[i]
 
@@ -705,11 +730,13 @@ def _run(cfg: FinetuneConfig, job: _Job, engine_name: str, emit: Event, stop: Ca
     if cfg.head == "all" or not frozen.any():
         frozen = None
     head = list(model.fc.parameters())
-    body = [p for n, p in model.named_parameters() if not n.startswith("fc.")]
+    cnn = list(model.cnn.parameters())
+    body = [p for n, p in model.named_parameters() if not n.startswith(("fc.", "cnn."))]
     lr = cfg.lr or default_lr(model.config)
-    base_lrs = (lr, lr * cfg.head_lr_mult)
-    opt = torch.optim.AdamW([{"params": body, "lr": base_lrs[0]}, {"params": head, "lr": base_lrs[1]}],
-                            weight_decay=1e-4)
+    cnn_mult = default_cnn_lr_mult(model.config) if cfg.cnn_lr_mult is None else cfg.cnn_lr_mult
+    base_lrs = (lr, lr * cfg.head_lr_mult, lr * cnn_mult)
+    opt = torch.optim.AdamW([{"params": body, "lr": base_lrs[0]}, {"params": head, "lr": base_lrs[1]},
+                             {"params": cnn, "lr": base_lrs[2]}], weight_decay=1e-4)
     step, seen_user, seen_general, train_cpu = 0, 0, 0, 0.0
     best_cer, best_step, cpu_prev, wall_prev = float("inf"), 0, 0.0, 0.0
     best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -876,7 +903,7 @@ def _run(cfg: FinetuneConfig, job: _Job, engine_name: str, emit: Event, stop: Ca
         "settings": {**{k: getattr(cfg, k) for k in ("batch_size", "rehearsal", "augment", "head_lr_mult",
                                                      "warmup_steps", "seed", "threads", "minutes",
                                                      "val_slack", "max_forgetting", "head", "kd_weight")},
-                     "lr": lr},
+                     "lr": lr, "cnn_lr_mult": cnn_mult},
         "before": before, "after": after,
         "eval": [{"name": k, "cer": v["cer"], "n": v["n"]} for k, v in after.items()],
         "reference_set": (f"sample_images/labels.tsv + {REFERENCE_RENDERED} simplified lines rendered in the "

@@ -357,11 +357,13 @@ def _form_text(corpus: object, rng: np.random.Generator) -> str:
 
 
 def render_kind(kind: str, rng: np.random.Generator, corpus: object, height: int = 64,
-                held_out: bool = False) -> tuple[str, np.ndarray, str]:
+                held_out: bool = False, max_chars: int = 0) -> tuple[str, np.ndarray, str]:
     """(text, image (height, W) uint8 as the model sees it, font name) for one line of `kind`.
 
     corpus: an ocr.training.synth.Corpus. held_out=True uses only the held-out faces (uming-cn for simplified
     text, HELD_OUT_TC_FONT for traditional) so a test set never shares a face with training.
+    max_chars > 0: at most that many characters (text lines are drawn shorter, form fields cut there, as a
+    tight crop cuts them): short lines for a fine-tune's rehearsal, where width is compute.
     """
     from ocr.training.synth.fonts import HELD_OUT_FONT, font_by_name
 
@@ -371,9 +373,10 @@ def render_kind(kind: str, rng: np.random.Generator, corpus: object, height: int
     for _ in range(50):
         if kind in ("doc_sc", "doc_tc", "hand", "sign"):
             n_max = 12 if kind == "sign" else 30
-            text = corpus.line(rng, 1, n_max)  # type: ignore[attr-defined]
+            text = corpus.line(rng, 1, min(n_max, max_chars or n_max))  # type: ignore[attr-defined]
         elif kind == "form":
             text = _form_text(corpus, rng)
+            text = text[:max_chars].rstrip() if max_chars else text
         elif kind == "plate":
             text = _plate_text(rng)
         else:
