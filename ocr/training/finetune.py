@@ -345,7 +345,7 @@ class Rehearsal:
 
     def __init__(self, height: int, chars: Sequence[str], seed: int, pool: int = 4096) -> None:
         from ocr.training.synth import Corpus, training_fonts
-        from ocr.training.synth.kinds import KIND_MIX
+        from ocr.training.synth.kinds import kind_sampler
 
         self.height, self.seed, self.pool = height, seed, pool
         self.known = set(chars[1:])
@@ -353,8 +353,7 @@ class Rehearsal:
         if not self.fonts:
             raise FinetuneError("no training fonts installed for rehearsal (fonts-noto-cjk); use rehearsal 0")
         self.corpus = Corpus()
-        self.kinds = sorted(KIND_MIX)
-        self.kind_p = np.asarray([KIND_MIX[k] for k in self.kinds]) / sum(KIND_MIX.values())
+        self.draw_kind = kind_sampler()  # the bases' training mix, KIND_MIX
         self._cache: dict[int, Line] = {}
 
     def line(self, i: int) -> Line:
@@ -367,8 +366,7 @@ class Rehearsal:
             rng = np.random.default_rng([self.seed, 777, i])
             while True:
                 if i % 2 == 0:
-                    kind = self.kinds[int(rng.choice(len(self.kinds), p=self.kind_p))]
-                    text, img, _ = render_kind(kind, rng, self.corpus, self.height,
+                    text, img, _ = render_kind(self.draw_kind(rng), rng, self.corpus, self.height,
                                                max_chars=REHEARSAL_MAX_CHARS)
                     if text and all(c in self.known for c in text):
                         break

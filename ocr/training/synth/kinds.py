@@ -12,7 +12,7 @@ packages; one traditional face (HELD_OUT_TC_FONT) is never used for training.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from pathlib import Path
 
@@ -32,6 +32,7 @@ __all__ = [
     "SIGN_FONTS",
     "TC_FONTS",
     "kind_lines",
+    "kind_sampler",
     "render_kind",
     "render_kind_test_set",
     "tc_fonts",
@@ -411,22 +412,29 @@ def render_kind(kind: str, rng: np.random.Generator, corpus: object, height: int
     raise RuntimeError(f"no installed font covers 50 drawn {kind} lines (install the fonts in FACTS.md)")
 
 
-def kind_lines(n: int, seed: int, height: int = 64, mix: dict[str, float] | None = None,
-               held_out: bool = False) -> Iterator[tuple[str, np.ndarray, str]]:
-    """(text, image (height, W), kind/font) for n lines drawn from `mix` (default KIND_MIX); line i is
-    fully determined by (seed, i)."""
-    from ocr.training.synth.corpus import Corpus
-
+def kind_sampler(mix: dict[str, float] | None = None) -> Callable[[np.random.Generator], str]:
+    """A function drawing one kind name from `mix` (default KIND_MIX; shares need not sum to 1) with the
+    given generator."""
     mix = mix or KIND_MIX
     names = sorted(mix)
     p = np.asarray([mix[k] for k in names], dtype=np.float64)
     if (p < 0).any() or p.sum() <= 0:
         raise ValueError(f"kind shares must be >= 0 and not all 0: {mix}")
     p = p / p.sum()
+    return lambda rng: names[int(rng.choice(len(names), p=p))]
+
+
+def kind_lines(n: int, seed: int, height: int = 64, mix: dict[str, float] | None = None,
+               held_out: bool = False) -> Iterator[tuple[str, np.ndarray, str]]:
+    """(text, image (height, W), kind/font) for n lines drawn from `mix` (default KIND_MIX); line i is
+    fully determined by (seed, i)."""
+    from ocr.training.synth.corpus import Corpus
+
+    draw_kind = kind_sampler(mix)
     corpus = Corpus()
     for i in range(n):
         rng = np.random.default_rng([seed, i, 17])
-        kind = names[int(rng.choice(len(names), p=p))]
+        kind = draw_kind(rng)
         text, img, font = render_kind(kind, rng, corpus, height, held_out)
         yield text, img, f"{kind}/{font}"
 
