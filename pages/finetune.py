@@ -81,6 +81,11 @@ def _start_form(busy: bool) -> None:
                               step=0.05, key=f"{PREFIX}_rehearsal",
                               help="Keeps the model reading general text while it learns yours (README: "
                                    "how the default was chosen).")
+        cnn_mult = c1.number_input("Convolution learning-rate multiplier (empty: the base's default)",
+                                   0.0, 1.0, None, step=0.05, key=f"{PREFIX}_cnn_mult",
+                                   help="How fast the convolutional layers learn relative to the rest: 0.1 "
+                                        "for crnn, 1 for crnn-fast by default. Lower forgets less and "
+                                        "learns your lines more slowly.")
     taken = {m.name for m in list_user_models()}
     replace = False
     if name in taken:
@@ -106,7 +111,7 @@ def _start_form(busy: bool) -> None:
             val_upload = st.session_state.get(f"{PREFIX}_val_upload")
             val = stage_input(val_upload.getvalue(), name, "val.zip") if val_upload is not None else None
             start_job(JobRequest(name=name, train=train, base=str(base), minutes=float(minutes), val=val,
-                                 steps=int(steps), rehearsal=float(rehearsal),
+                                 steps=int(steps), rehearsal=float(rehearsal), cnn_lr_mult=cnn_mult,
                                  extra_args=("--fresh",) if replace else ()))
         except OCRError as exc:
             st.error(f"Cannot start: {exc}")

@@ -16,6 +16,7 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -171,6 +172,12 @@ def test_choose_blend_forgets_less_where_the_user_lines_allow() -> None:
     assert choose_blend(worse, 0.0886) == 0.85  # a=0.7 now costs the user's lines too much
     assert choose_blend(rows, 0.0886, max_forgetting=0.4) == 0.55  # the user's bound first
     assert choose_blend(rows, 0.0886, max_forgetting=0.05) == 0.7  # bound unreachable: default rule
+    # a gain of one character on the reference set is noise: the trained weights are kept
+    tiny = [{"a": 1.0, "val_cer": 0.0286, "ref_cer": 0.0162},
+            {"a": 0.85, "val_cer": 0.0307, "ref_cer": 0.0158},
+            {"a": 0.7, "val_cer": 0.0393, "ref_cer": 0.0158}]
+    assert choose_blend(tiny, 0.0143) == 1.0
+    assert choose_blend([tiny[0], {**tiny[1], "ref_cer": 0.0140}], 0.0143) == 0.85
 
 
 def test_blend_weights_interpolates_floats_only() -> None:
@@ -354,6 +361,38 @@ def test_cnn_lr_mult_sets_how_far_the_convolutions_move(tmp_path: Path, user_dir
     assert not torch.equal(tuned["rnn.weight_ih_l0"], base["rnn.weight_ih_l0"])
 
 
+def test_bf16_training_learns_and_is_recorded(tmp_path: Path, user_dir: Path) -> None:
+    """precision="bf16": the training passes run under CPU bfloat16 autocast, the loss stays finite, the
+    weights move, and meta records the arithmetic; "auto" picks fp32 for a 32-px base."""
+    _need_base()
+    from ocr.models.crnn_config import CRNNConfig
+    from ocr.training.finetune import FinetuneConfig, FinetuneError, default_precision, finetune
+
+    assert default_precision(CRNNConfig(num_classes=10, height=32)) == "fp32"
+    assert default_precision(CRNNConfig(num_classes=10, height=64)) in ("fp32", "bf16")  # bf16: native only
+    data = write_set(tmp_path / "set", TEXTS)
+    cfg = FinetuneConfig(train=str(data), name="bf", base=BASE, steps=3, batch_size=4, rehearsal=0.0,
+                         eval_every_steps=100, reference=False, val_share=0.25, threads=1, precision="bf16")
+    events: list[dict] = []
+    result = finetune(cfg, events.append)
+    assert result.meta["settings"]["precision"] == "bf16" and result.meta["steps"] == 3
+    losses = [e["loss"] for e in events if e["kind"] == "step"]
+    assert losses and all(np.isfinite(losses))
+    with pytest.raises(FinetuneError, match="precision must be one of"):
+        finetune(FinetuneConfig(train=str(data), name="bad", base=BASE, steps=1, precision="fp8"))
+
+
+def test_width_halves_pads_short_rehearsal_lines_apart_from_long_ones() -> None:
+    from ocr.training.finetune import Line, width_halves
+
+    lines = [Line(str(w), "字", np.zeros((32, w), np.uint8)) for w in (900, 60, 400, 80, 70, 1200)]
+    short, long = width_halves(lines)
+    assert [ln.image.shape[1] for ln in short] == [60, 70, 80]
+    assert [ln.image.shape[1] for ln in long] == [400, 900, 1200]
+    assert width_halves(lines[:3]) == [sorted(lines[:3], key=lambda ln: ln.image.shape[1])]
+    assert width_halves([]) == []
+
+
 def test_refusals(tmp_path: Path, user_dir: Path) -> None:
     _need_base()
     from ocr.training.finetune import FinetuneConfig, FinetuneError, finetune
@@ -380,6 +419,7 @@ def test_background_job_runs_to_done(tmp_path: Path, user_dir: Path) -> None:
 
     data = write_set(tmp_path / "set", TEXTS)
     pid = start_job(JobRequest(name="bg", train=data, base=BASE, minutes=0, steps=3, rehearsal=0.0,
+                               cnn_lr_mult=0.5,
                                extra_args=("--no-reference", "--batch-size", "4", "--eval-every-steps", "2",
                                            "--threads", "1")))
     view = current_job()
@@ -395,6 +435,8 @@ def test_background_job_runs_to_done(tmp_path: Path, user_dir: Path) -> None:
     assert view.phase == "done", view.output_tail
     assert view.evals and view.evals[0]["step"] == 0
     assert (user_dir / "bg" / "model.pt").is_file()
+    meta = json.loads((user_dir / "bg" / "meta.json").read_text(encoding="utf-8"))
+    assert meta["settings"]["cnn_lr_mult"] == 0.5  # the page's setting reached the job
 
 
 # ------------------------------------------------------------------------------------------ the page
@@ -414,6 +456,7 @@ def test_finetune_page_idle_and_finished(tuned: tuple[Path, object, Path], monke
     bases = at.selectbox(key="ft_base").options  # shown as "title (name)"
     assert any(o.endswith(f"({BASE})") for o in bases) and not any("ppocr" in o for o in bases)  # ours only
     assert at.selectbox(key="ft_base").value == BASE  # the fast one by default
+    assert at.number_input(key="ft_cnn_mult").value is None  # empty: the base's own default
 
     # a finished job in the folder: results, before/after table, the Benchmark hand-over
     lock = {"pid": 0, "name": "tiny", "started": 0}

@@ -14,7 +14,7 @@ import sys
 from types import FrameType
 from typing import Any
 
-from ocr.training.jobs import DEFAULT_VAL_SLACK
+from ocr.training.jobs import DEFAULT_VAL_SLACK, PRECISIONS
 
 __all__ = ["add_finetune_command"]
 
@@ -38,7 +38,7 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
         eval_every_steps=args.eval_every_steps, reference=not args.no_reference, fresh=args.fresh,
         max_disk_mb=float(os.environ.get("OCR_FINETUNE_MAX_MB", "1024")), max_forgetting=args.max_forgetting,
         val_slack=args.val_slack, head=args.head, kd_weight=args.kd_weight,
-        cnn_lr_mult=args.cnn_lr_mult,
+        cnn_lr_mult=args.cnn_lr_mult, precision=args.precision,
     )
     bar: Any = None
     latest: dict[str, str] = {"val_cer": "-"}
@@ -155,6 +155,9 @@ def add_finetune_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cnn-lr-mult", type=float, default=None,
                    help="the convolutional layers learn at this multiple of --lr (default: 0.1 for the "
                         "64-px crnn, where it halves the forgetting; 1 for crnn-fast)")
+    p.add_argument("--precision", choices=PRECISIONS, default="auto",
+                   help="training arithmetic: bf16 (CPU bfloat16 autocast; validation stays fp32) or fp32; "
+                        "auto (default): bf16 for the 64-px crnn where the CPU has native bfloat16")
     p.add_argument("--fresh", action="store_true", help="discard an earlier run or model of this name")
     p.add_argument("--quiet", action="store_true", help="plain progress lines instead of a bar")
     p.set_defaults(func=_cmd_finetune)

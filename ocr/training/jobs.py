@@ -28,6 +28,7 @@ from ocr.errors import OCRError
 __all__ = [
     "DEFAULT_REHEARSAL",
     "DEFAULT_VAL_SLACK",
+    "PRECISIONS",
     "JobBusy",
     "JobRequest",
     "JobView",
@@ -44,6 +45,7 @@ DEFAULT_REHEARSAL = 0.5
 # the final blend with the base may give up this much (relative) of the validation CER to forget less
 # (ocr.training.finetune, step 5)
 DEFAULT_VAL_SLACK = 0.1
+PRECISIONS = ("auto", "fp32", "bf16")  # the training arithmetic (ocr.training.finetune.default_precision)
 LOCK = ".job.json"
 MAX_INPUT_BYTES = 200 * 2**20  # an uploaded set kept for the job
 
@@ -63,6 +65,7 @@ class JobRequest:
     val: Path | None = None
     steps: int = 0
     rehearsal: float | None = None
+    cnn_lr_mult: float | None = None  # None: the base's default
     extra_args: tuple[str, ...] = ()
 
 
@@ -142,6 +145,8 @@ def start_job(req: JobRequest, user_dir: Path | None = None) -> int:
         cmd += ["--steps", str(req.steps)]
     if req.rehearsal is not None:
         cmd += ["--rehearsal", f"{req.rehearsal:g}"]
+    if req.cnn_lr_mult is not None:
+        cmd += ["--cnn-lr-mult", f"{req.cnn_lr_mult:g}"]
     cmd += list(req.extra_args)
     env = dict(os.environ)
     env["OCR_USER_MODELS"] = str(user_models_dir(user_dir))
