@@ -130,7 +130,8 @@ def default_precision(config: CRNNConfig) -> str:
     """"bf16" for the 64-px `crnn` where the CPU has native bfloat16 (AVX512-BF16 / AMX): a rehearsal
     step's forward and backward passes take 0.80 s instead of 1.29 s (session 12, 10 batches); "fp32"
     for the 32-px `crnn-fast` (no gain: 178 vs 182 ms) and on CPUs that would emulate bfloat16."""
-    native = torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    probe = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)  # absent: assume emulated
+    native = torch.backends.mkldnn.is_available() and probe is not None and bool(probe())
     return "bf16" if config.height >= 64 and native else "fp32"
 
 
