@@ -81,8 +81,8 @@ def _start_form(busy: bool) -> None:
                               step=0.05, key=f"{PREFIX}_rehearsal",
                               help="Keeps the model reading general text while it learns yours (README: "
                                    "how the default was chosen).")
-        cnn_mult = c1.number_input("Convolution learning-rate multiplier (empty: the base's default)",
-                                   0.0, 1.0, None, step=0.05, key=f"{PREFIX}_cnn_mult",
+        cnn_mult = c1.number_input("Convolution learning-rate multiplier", 0.0, 1.0, None, step=0.05,
+                                   key=f"{PREFIX}_cnn_mult", placeholder="empty: the base's default",
                                    help="How fast the convolutional layers learn relative to the rest: 0.1 "
                                         "for crnn, 1 for crnn-fast by default. Lower forgets less and "
                                         "learns your lines more slowly.")

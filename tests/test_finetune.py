@@ -362,8 +362,8 @@ def test_cnn_lr_mult_sets_how_far_the_convolutions_move(tmp_path: Path, user_dir
 
 
 def test_bf16_training_learns_and_is_recorded(tmp_path: Path, user_dir: Path) -> None:
-    """precision="bf16": the training passes run under CPU bfloat16 autocast, the loss stays finite, the
-    weights move, and meta records the arithmetic; "auto" picks fp32 for a 32-px base."""
+    """precision="bf16": the training passes run under CPU bfloat16 autocast, the loss stays finite and
+    meta records the arithmetic; "auto" picks fp32 for a 32-px base; an unknown precision is refused."""
     _need_base()
     from ocr.models.crnn_config import CRNNConfig
     from ocr.training.finetune import FinetuneConfig, FinetuneError, default_precision, finetune

@@ -515,7 +515,8 @@ class _Batches:
 def width_halves(lines: Sequence[Line]) -> list[list[Line]]:
     """`lines` sorted by width, in two halves (one group under 4 lines; none when empty): the rehearsal
     lines run from 2 to 30 characters, and each half is padded only to its own widest line (64-px crnn:
-    1.37 -> 1.10 s per step, measured on 10 rehearsal batches; the loss is the same sum)."""
+    1.37 -> 1.10 s per step, measured on 10 rehearsal batches; the loss is the same per-line sum, up to
+    the padding each line's last frames see: 5.2863 vs 5.2893 on those batches)."""
     ordered = sorted(lines, key=lambda ln: ln.image.shape[1])
     if len(ordered) < 4:
         return [ordered] if ordered else []
