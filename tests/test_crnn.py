@@ -208,3 +208,34 @@ def test_onnx_export_matches_torch_per_item() -> None:
     assert got.shape == want.shape == (3, 15, 37)
     for b, t in enumerate(lengths.tolist()):
         np.testing.assert_allclose(got[b, :t], want[b, :t], atol=1e-4)
+
+
+@pytest.mark.parametrize("head_rank", [0, 12])
+def test_grow_keeps_the_function_and_adds_trainable_capacity(head_rank: int) -> None:
+    from ocr.models.crnn import FAST32
+    from ocr.models.port import grow
+
+    torch.manual_seed(0)
+    small = CRNN(CRNNConfig(**{**FAST32.to_dict(), "num_classes": 40, "head_rank": head_rank,
+                               "widths": (8, 16, 16), "hidden": 16})).eval()
+    for p in small.parameters():  # a trained-looking model: no zero rows that would hide a misplaced copy
+        p.data.add_(0.1 * torch.randn_like(p))
+    big = grow(small, depths=(1, 2, 3), hidden=24, head_rank=head_rank and 20).eval()
+    assert big.config.depths == (1, 2, 3) and big.config.hidden == 24
+    assert sum(p.numel() for p in big.parameters()) > sum(p.numel() for p in small.parameters())
+    x, lengths = torch.rand(3, 1, 32, 96), torch.tensor([12, 9, 5])
+    with torch.no_grad():
+        assert torch.allclose(big(x), small(x), atol=1e-5)
+        assert torch.allclose(big(x, lengths), small(x, lengths), atol=1e-5)
+    # one step moves the grown model away from the small one: the new parts are not dead
+    big.train()
+    opt = torch.optim.SGD(big.parameters(), lr=0.5)
+    for _ in range(2):
+        opt.zero_grad()
+        big(x).logsumexp(-1).sum().backward()
+        opt.step()
+    with torch.no_grad():
+        assert not torch.allclose(big.eval()(x), small(x), atol=1e-3)
+        assert big.rnn.weight_hh_l0[:24, 16:].abs().sum() > 0  # old units now read the new ones
+    with pytest.raises(ValueError, match="must not shrink"):
+        grow(small, hidden=8)

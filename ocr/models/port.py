@@ -19,6 +19,7 @@ __all__ = [
     "ddddocr_charset",
     "ddddocr_onnx_path",
     "extend_classes",
+    "grow",
     "port_ddddocr",
     "slice_classes",
 ]
@@ -129,3 +130,89 @@ def extend_classes(model: CRNN, old: list[str], new: list[str]) -> CRNN:
     t2s = opencc.OpenCC("t2s")
     similar = {c: t2s.convert(c) for c in new[len(old):]}
     return slice_classes(model, old, new, similar={c: s for c, s in similar.items() if s != c})
+
+
+def grow(model: CRNN, depths: tuple[int, ...] | None = None, hidden: int | None = None,
+         head_rank: int | None = None, seed: int = 0) -> CRNN:
+    """A larger copy of `model` that computes the same function (for continuing a model that underfits).
+
+    depths: fused blocks per stage, each >= the old; a new block is appended to its stage with its 1x1
+    project conv zeroed, so it starts as the identity (x + 0). hidden: the BiLSTM width, >= the old; a new
+    unit's incoming weights are random, its outgoing ones (into the other units and into the head) zero.
+    head_rank: the low-rank head's width (only for a model that has one), >= the old; a new rank row is
+    random, its column of `fc` zero. Output logits (B, T, C) equal the old model's up to float rounding.
+    """
+    from dataclasses import replace
+
+    c = model.config
+    depths, hidden = tuple(depths or c.depths), hidden or c.hidden
+    head_rank = c.head_rank if head_rank is None else head_rank
+    if len(depths) != len(c.depths) or any(n < o for n, o in zip(depths, c.depths, strict=True)):
+        raise ValueError(f"depths {depths} must not shrink {c.depths}")
+    if hidden < c.hidden:
+        raise ValueError(f"hidden {hidden} must not shrink {c.hidden}")
+    if bool(head_rank) != bool(c.head_rank) or head_rank < c.head_rank:
+        raise ValueError(f"head_rank {head_rank} must not shrink {c.head_rank} "
+                         "(nor add or drop the low-rank head)")
+    torch.manual_seed(seed)
+    out = CRNN(replace(c, depths=depths, hidden=hidden, head_rank=head_rank))
+    old_state, state = model.state_dict(), out.state_dict()
+
+    def stage_layers(config_depths: tuple[int, ...]) -> list[list[int]]:
+        """Indices in `cnn` of each stage's fused blocks (stem conv + SiLU first, then per stage > 0 a
+        Downsample)."""
+        idx, stages = 2, []
+        for s, d in enumerate(config_depths):
+            idx += 1 if s else 0
+            stages.append(list(range(idx, idx + d)))
+            idx += d
+        return stages
+
+    old_stages, new_stages = stage_layers(c.depths), stage_layers(depths)
+    renames = {0: 0}  # cnn layer index, old -> new
+    for s, (o, n) in enumerate(zip(old_stages, new_stages, strict=True)):
+        if s:
+            renames[o[0] - 1] = n[0] - 1  # the stage's Downsample
+        renames.update(zip(o, n, strict=False))
+        for extra in n[len(o):]:
+            state[f"cnn.{extra}.project.weight"].zero_()
+            state[f"cnn.{extra}.project.bias"].zero_()
+    for k, v in old_state.items():
+        if k.startswith("cnn."):
+            _, i, rest = k.split(".", 2)
+            state[f"cnn.{renames[int(i)]}.{rest}"] = v.clone()
+
+    h0, h1 = c.hidden, hidden
+    for suffix in ("", "_reverse"):
+        for kind in ("ih", "hh"):
+            key = f"rnn.weight_{kind}_l0{suffix}"
+            w_old, w = old_state[key], state[key].clone()
+            for g in range(4):  # gate blocks (i, f, g, o), each `hidden` rows
+                rows = slice(g * h1, g * h1 + h0)
+                if kind == "hh":
+                    w[rows] = 0.0  # old units ignore the new ones
+                    w[rows, :h0] = w_old[g * h0:(g + 1) * h0]
+                else:
+                    w[rows] = w_old[g * h0:(g + 1) * h0]
+            state[key] = w
+            key = f"rnn.bias_{kind}_l0{suffix}"
+            b_old, b = old_state[key], state[key].clone()
+            for g in range(4):
+                b[g * h1:g * h1 + h0] = b_old[g * h0:(g + 1) * h0]
+            state[key] = b
+
+    first = "proj" if c.head_rank else "fc"  # the layer that reads the BiLSTM's (fwd, bwd) features
+    w_old, w = old_state[f"{first}.weight"], torch.zeros_like(state[f"{first}.weight"])
+    if c.head_rank:
+        w[c.head_rank:] = state[f"{first}.weight"][c.head_rank:]  # new rank rows: random (read fwd and bwd)
+    rows = slice(0, w_old.shape[0])
+    w[rows, :h0], w[rows, h1:h1 + h0] = w_old[:, :h0], w_old[:, h0:]
+    state[f"{first}.weight"] = w
+    if c.head_rank:
+        fc = torch.zeros_like(state["fc.weight"])
+        fc[:, :c.head_rank] = old_state["fc.weight"]
+        state["fc.weight"], state["fc.bias"] = fc, old_state["fc.bias"].clone()
+    else:
+        state["fc.bias"] = old_state["fc.bias"].clone()
+    out.load_state_dict(state)
+    return out.train(model.training)

@@ -17,6 +17,11 @@ scaled to 32 px. When the renderers fall behind, a batch from the last 400 is re
 replays per new batch). Learning rates follow a cosine over the time budget after a 4 % warm-up. Exports
 (ocr.models.checkpoint.save_export, fp16) go to OUT every 90 s, at half time (NAME_mid.pt) and at the
 end, with log.jsonl.
+
+Session 13 continued both shipped models (`--crnn-init` now defaults to models/crnn.pt) and trained a third,
+`crnn_fast_g`: `crnn-fast` grown by ocr.models.port.grow (`--grow`, a function-preserving copy with more
+blocks, a wider BiLSTM and a wider low-rank head), on the same batches, so the two are compared on equal
+data. `--lr-mults` scales each model's learning rates.
 """
 from __future__ import annotations
 
@@ -159,9 +164,16 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=15)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--local", action="store_true", help="CPU smoke test with this machine's packages")
-    ap.add_argument("--models", default="crnn,crnn_fast", help="which of crnn, crnn_fast to train")
-    ap.add_argument("--crnn-init", type=Path, default=PACK / "crnn_init.pt")
-    ap.add_argument("--lr-mult", type=float, default=1.0, help="scales both models' learning rates")
+    ap.add_argument("--models", default="crnn,crnn_fast,crnn_fast_g",
+                    help="which of crnn, crnn_fast, crnn_fast_g")
+    ap.add_argument("--crnn-init", type=Path, default=ROOT / "models" / "crnn.pt",
+                    help="session 10 started from the grown session-2 crnn, .devpack/carry/crnn_init.pt")
+    ap.add_argument("--lr-mult", type=float, default=1.0, help="scales every model's learning rates")
+    ap.add_argument("--lr-mults", default="",
+                    help="per model on top of --lr-mult, e.g. crnn=0.5,crnn_fast_g=1")
+    ap.add_argument("--grow", default="1,2,2:192:128",
+                    help="crnn_fast_g: DEPTHS:HIDDEN:HEAD_RANK for ocr.models.port.grow of crnn-fast")
+    ap.add_argument("--tag", default="session 13", help="who made the exports, for their metadata")
     ap.add_argument("--plates", type=float, default=0.0, help="plate share of the kinds (0: KIND_MIX's)")
     ap.add_argument("--seed", type=int, default=1010)
     args = ap.parse_args()
@@ -176,6 +188,7 @@ def main() -> None:
     from ocr.charset import load_charset
     from ocr.models.checkpoint import load_checkpoint, save_export
     from ocr.models.crnn import CRNN
+    from ocr.models.port import grow
     from ocr.training.data import rescale_batch
 
     dev = torch.device("cuda" if torch.cuda.is_available() and not args.local else "cpu")
@@ -183,12 +196,21 @@ def main() -> None:
     torch.backends.cudnn.allow_tf32 = True
     torch.manual_seed(10)
     charset = load_charset()
-    specs = {"crnn": (args.crnn_init.resolve(), 5e-4 * args.lr_mult, 3.0),  # (start, body lr, head x)
-             "crnn_fast": (ROOT / "models" / "crnn_fast.pt", 4e-4 * args.lr_mult, 2.0)}
-    specs = {k: v for k, v in specs.items() if k in args.models.split(",")}
+    mults = {k: float(v) for k, v in (kv.split("=") for kv in args.lr_mults.split(",") if kv)}
+    fast = ROOT / "models" / "crnn_fast.pt"
+    specs = {"crnn": (args.crnn_init.resolve(), 5e-4, 3.0),  # (start, body lr, head x)
+             "crnn_fast": (fast, 4e-4, 2.0), "crnn_fast_g": (fast, 4e-4, 2.0)}
+    specs = {k: (p, lr * args.lr_mult * mults.get(k, 1.0), h) for k, (p, lr, h) in specs.items()
+             if k in args.models.split(",")}
+    depths, hidden, rank = args.grow.split(":")
+    grow_spec = {"depths": tuple(int(d) for d in depths.split(",")), "hidden": int(hidden),
+                 "head_rank": int(rank)}
+    grown = {k: f", grown by ocr.models.port.grow({grow_spec})" if k == "crnn_fast_g" else "" for k in specs}
     models, opts, metas, bases = {}, {}, {}, {}
     for name, (path, lr, head_mult) in specs.items():
         m, meta = load_checkpoint(path)
+        if name == "crnn_fast_g":
+            m = grow(m, **grow_spec)
         m = m.to(dev).train()
         head = [p for n, p in m.named_parameters() if n.startswith(("fc.", "proj."))]
         body = [p for n, p in m.named_parameters() if not n.startswith(("fc.", "proj."))]
@@ -227,13 +249,13 @@ def main() -> None:
             m.eval()
             meta = {**{k: v for k, v in metas[name].items() if k not in ("format", "config", "charset",
                                                                         "charset_sha256", "input")},
-                    "init": f"session 10 device run from {specs[name][0].relative_to(ROOT)}",
+                    "init": f"{args.tag} device run from {specs[name][0].relative_to(ROOT)}" + grown[name],
                     "parent": {k: metas[name].get(k) for k in ("init", "steps", "samples_seen", "cpu_hours")},
                     "steps": step, "samples_seen": seen, "unique_lines": fresh * args.batch,
                     "device_seconds": round(el, 1), "device": device_name,
                     "data": f"ocr.training.synth.kinds lines (KIND_MIX{plate_note}, 90 %) + long "
                             "simplified document lines (25-45 chars, 10 %), rendered on the fly, 20 "
-                            "training faces (WOFF2 subsets)", "lr_mult": args.lr_mult}
+                            "training faces (WOFF2 subsets)", "lr": specs[name][1]}
             save_export(copy.deepcopy(m).cpu().float(), args.out / f"{name}{tag}.pt", charset, meta)
             m.train()
 
