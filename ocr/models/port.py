@@ -154,8 +154,9 @@ def grow(model: CRNN, depths: tuple[int, ...] | None = None, hidden: int | None 
     if bool(head_rank) != bool(c.head_rank) or head_rank < c.head_rank:
         raise ValueError(f"head_rank {head_rank} must not shrink {c.head_rank} "
                          "(nor add or drop the low-rank head)")
-    torch.manual_seed(seed)
-    out = CRNN(replace(c, depths=depths, hidden=hidden, head_rank=head_rank))
+    with torch.random.fork_rng(devices=[]):  # seeded new weights without touching the caller's RNG
+        torch.manual_seed(seed)
+        out = CRNN(replace(c, depths=depths, hidden=hidden, head_rank=head_rank))
     old_state, state = model.state_dict(), out.state_dict()
 
     def stage_layers(config_depths: tuple[int, ...]) -> list[list[int]]:
