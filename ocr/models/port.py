@@ -7,6 +7,7 @@ R (recurrent) weights and one bias vector [Wb; Rb] per direction.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -142,8 +143,6 @@ def grow(model: CRNN, depths: tuple[int, ...] | None = None, hidden: int | None 
     head_rank: the low-rank head's width (only for a model that has one), >= the old; a new rank row is
     random, its column of `fc` zero. Output logits (B, T, C) equal the old model's up to float rounding.
     """
-    from dataclasses import replace
-
     c = model.config
     depths, hidden = tuple(depths or c.depths), hidden or c.hidden
     head_rank = c.head_rank if head_rank is None else head_rank
@@ -185,22 +184,16 @@ def grow(model: CRNN, depths: tuple[int, ...] | None = None, hidden: int | None 
 
     h0, h1 = c.hidden, hidden
     for suffix in ("", "_reverse"):
-        for kind in ("ih", "hh"):
-            key = f"rnn.weight_{kind}_l0{suffix}"
-            w_old, w = old_state[key], state[key].clone()
-            for g in range(4):  # gate blocks (i, f, g, o), each `hidden` rows
-                rows = slice(g * h1, g * h1 + h0)
-                if kind == "hh":
-                    w[rows] = 0.0  # old units ignore the new ones
-                    w[rows, :h0] = w_old[g * h0:(g + 1) * h0]
+        for key in (f"rnn.{t}_{k}_l0{suffix}" for t in ("weight", "bias") for k in ("ih", "hh")):
+            old, new = old_state[key], state[key].clone()
+            for g in range(4):  # gate blocks (i, f, g, o), `hidden` rows each: old units keep their rows
+                rows, block = slice(g * h1, g * h1 + h0), old[g * h0:(g + 1) * h0]
+                if old.dim() == 2:
+                    new[rows] = 0.0  # weight_hh: old units ignore the new ones
+                    new[rows, :old.shape[1]] = block
                 else:
-                    w[rows] = w_old[g * h0:(g + 1) * h0]
-            state[key] = w
-            key = f"rnn.bias_{kind}_l0{suffix}"
-            b_old, b = old_state[key], state[key].clone()
-            for g in range(4):
-                b[g * h1:g * h1 + h0] = b_old[g * h0:(g + 1) * h0]
-            state[key] = b
+                    new[rows] = block
+            state[key] = new
 
     first = "proj" if c.head_rank else "fc"  # the layer that reads the BiLSTM's (fwd, bwd) features
     w_old, w = old_state[f"{first}.weight"], torch.zeros_like(state[f"{first}.weight"])
@@ -210,10 +203,8 @@ def grow(model: CRNN, depths: tuple[int, ...] | None = None, hidden: int | None 
     w[rows, :h0], w[rows, h1:h1 + h0] = w_old[:, :h0], w_old[:, h0:]
     state[f"{first}.weight"] = w
     if c.head_rank:
-        fc = torch.zeros_like(state["fc.weight"])
-        fc[:, :c.head_rank] = old_state["fc.weight"]
-        state["fc.weight"], state["fc.bias"] = fc, old_state["fc.bias"].clone()
-    else:
-        state["fc.bias"] = old_state["fc.bias"].clone()
+        state["fc.weight"] = torch.zeros_like(state["fc.weight"])
+        state["fc.weight"][:, :c.head_rank] = old_state["fc.weight"]
+    state["fc.bias"] = old_state["fc.bias"].clone()
     out.load_state_dict(state)
     return out.train(model.training)
