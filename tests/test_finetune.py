@@ -139,8 +139,9 @@ def test_the_kl_to_the_base_scales_with_kd_weight() -> None:
 
 
 def test_rehearsal_lines_are_the_kinds_the_base_was_trained_on() -> None:
-    """Even rehearsal lines come from the kinds mix (traditional lines among them), short; odd ones are
-    rare-character lines; all in the charset, deterministic by (seed, i)."""
+    """By default every rehearsal line comes from the kinds mix (traditional lines among them), at most
+    REHEARSAL_MAX_CHARS; with rare=0.5 the odd ones are rare-character lines (2-8 characters); all in the
+    charset, deterministic by (seed, i)."""
     import opencc
 
     from ocr.charset import load_charset
@@ -151,15 +152,20 @@ def test_rehearsal_lines_are_the_kinds_the_base_was_trained_on() -> None:
         pytest.skip("fonts-noto-cjk is not installed (make test installs it with apt)")
     chars = load_charset().chars
     known = set(chars[1:])
-    rehearsal = Rehearsal(32, chars, seed=3, pool=64)
+    rehearsal = Rehearsal(32, chars, seed=3, pool=64, rare=0.5)
     lines = [rehearsal.line(i) for i in range(48)]
     assert all(ln.image.shape[0] == 32 and set(ln.text) <= known for ln in lines)
     assert all(0 < len(ln.text) <= REHEARSAL_MAX_CHARS for ln in lines[::2])
     assert all(2 <= len(ln.text) <= 8 for ln in lines[1::2])
     t2s = opencc.OpenCC("t2s").convert
     assert any(t2s(ln.text) != ln.text for ln in lines[::2]), "no traditional line among the kinds"
-    again = Rehearsal(32, chars, seed=3, pool=64).line(6)
+    again = Rehearsal(32, chars, seed=3, pool=64, rare=0.5).line(6)
     assert again.text == lines[6].text and (again.image == lines[6].image).all()
+    kinds_only = Rehearsal(32, chars, seed=3, pool=64)  # the default: no rare-character lines
+    assert [kinds_only.line(i).text for i in (0, 2, 4)] == [lines[i].text for i in (0, 2, 4)]
+    odd = [kinds_only.line(i) for i in range(1, 24, 2)]
+    assert all(set(ln.text) <= known and 0 < len(ln.text) <= REHEARSAL_MAX_CHARS for ln in odd)
+    assert [ln.text for ln in odd] != [lines[i].text for i in range(1, 24, 2)]
 
 
 def test_choose_blend_forgets_less_where_the_user_lines_allow() -> None:
@@ -336,29 +342,53 @@ def test_interrupt_saves_state_and_the_same_call_resumes(tmp_path: Path, user_di
         finetune(cfg)
 
 
+def _interrupted(tmp_path: Path, user_dir: Path, name: str, at_step: int, **settings: float
+                 ) -> tuple[object, dict]:
+    """A 4-step fine-tune of BASE with `settings`, interrupted at `at_step`: (its config, the saved
+    resumable state)."""
+    from ocr.training.finetune import FinetuneConfig, finetune
+
+    data = write_set(tmp_path / "set", TEXTS)
+    cfg = FinetuneConfig(train=str(data), name=name, base=BASE, steps=4, batch_size=4, rehearsal=0.0,
+                         eval_every_steps=100, reference=False, val_share=0.25, threads=1, **settings)
+
+    def interrupt(e: dict) -> None:
+        if e["kind"] in ("tick", "step") and e["step"] == at_step:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        finetune(cfg, interrupt)
+    return cfg, torch.load(user_dir / name / "state" / "last.pt", map_location="cpu", weights_only=True)
+
+
 def test_cnn_lr_mult_sets_how_far_the_convolutions_move(tmp_path: Path, user_dir: Path) -> None:
     """cnn_lr_mult = 0: after two steps the convolutional layers hold the base's weights while the
     BiLSTM has learnt (the interrupted run's state holds the current weights)."""
     _need_base()
     from ocr.models.checkpoint import load_checkpoint
-    from ocr.training.finetune import FinetuneConfig, finetune
 
-    data = write_set(tmp_path / "set", TEXTS)
-    cfg = FinetuneConfig(train=str(data), name="cnn0", base=BASE, steps=4, batch_size=4, rehearsal=0.0,
-                         eval_every_steps=100, reference=False, val_share=0.25, threads=1, cnn_lr_mult=0.0)
-
-    def interrupt_at_2(e: dict) -> None:
-        if e["kind"] in ("tick", "step") and e["step"] == 2:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        finetune(cfg, interrupt_at_2)
-    state = user_dir / "cnn0" / "state" / "last.pt"
-    tuned = torch.load(state, map_location="cpu", weights_only=True)["model"]
+    _, state = _interrupted(tmp_path, user_dir, "cnn0", 2, cnn_lr_mult=0.0)
+    tuned = state["model"]
     base = load_checkpoint(base_checkpoint(BASE))[0].state_dict()
     cnn = [k for k in base if k.startswith("cnn.")]
     assert cnn and all(torch.equal(tuned[k], base[k]) for k in cnn)
     assert not torch.equal(tuned["rnn.weight_ih_l0"], base["rnn.weight_ih_l0"])
+
+
+def test_ema_keeps_an_average_between_the_base_and_the_weights(tmp_path: Path, user_dir: Path) -> None:
+    """ema > 0: the resumable state carries the moving average, which lies between the base's and the
+    current weights (it lags them), and the interrupted run resumes to the end with it."""
+    _need_base()
+    from ocr.models.checkpoint import load_checkpoint
+    from ocr.training.finetune import finetune
+
+    cfg, state = _interrupted(tmp_path, user_dir, "ema", 3, ema=0.9)
+    base = load_checkpoint(base_checkpoint(BASE))[0].state_dict()
+    key = "rnn.weight_ih_l0"
+    moved, lagged = (state["model"][key] - base[key]).norm(), (state["ema"][key] - base[key]).norm()
+    assert 0 < lagged < moved
+    result = finetune(cfg)  # type: ignore[arg-type]
+    assert result.meta["steps"] == 4 and result.meta["settings"]["ema"] == 0.9
 
 
 def test_bf16_training_learns_and_is_recorded(tmp_path: Path, user_dir: Path) -> None:
@@ -393,6 +423,39 @@ def test_width_halves_pads_short_rehearsal_lines_apart_from_long_ones() -> None:
     assert width_halves([]) == []
 
 
+def test_cosine_schedule_decays_over_the_steps_or_the_budget() -> None:
+    """cosine: 1 at the start, 1/2 halfway, 0 at the end of whichever limit comes first; constant: 1."""
+    from ocr.training.finetune import lr_factor
+
+    assert lr_factor("constant", 900, 1000, 590.0, 600.0) == 1.0
+    assert lr_factor("cosine", 0, 1000, 0.0, 0.0) == pytest.approx(1.0)
+    assert lr_factor("cosine", 500, 1000, 0.0, 0.0) == pytest.approx(0.5)
+    assert lr_factor("cosine", 10, 0, 300.0, 600.0) == pytest.approx(0.5)  # by time alone
+    assert lr_factor("cosine", 100, 1000, 450.0, 600.0) == pytest.approx(0.5 * (1 + np.cos(0.75 * np.pi)))
+    assert lr_factor("cosine", 2000, 1000, 0.0, 0.0) == pytest.approx(0.0)  # past the end: stays at 0
+    assert lr_factor("cosine", 7, 0, 0.0, 0.0) == 1.0  # no limit known: no decay
+
+
+def test_rehearsal_keeps_its_share_of_the_loss_whatever_the_user_batch() -> None:
+    """Default user batch: every line weighs 1 / batch_size (the unweighted mean); more user lines per
+    batch share the same (1 - rehearsal) of the loss; no rehearsal lines: the user mean."""
+    from ocr.training.finetune import FinetuneConfig, Line, _Batches
+
+    train = [Line(str(i), "字", np.zeros((32, 40), np.uint8)) for i in range(40)]
+
+    class Pool:  # stands in for Rehearsal: _Batches only counts its lines here
+        pool = 4
+
+    default = _Batches(train, Pool(), FinetuneConfig(train="x", name="w"))  # type: ignore[arg-type]
+    assert (default.n_user, default.n_general) == (8, 8)
+    assert default.weights(8, 8) == pytest.approx((1 / 16, 1 / 16))
+    wide = _Batches(train, Pool(), FinetuneConfig(train="x", name="w", user_batch=24))  # type: ignore[arg-type]
+    assert (wide.n_user, wide.n_general) == (24, 8)
+    w_user, w_general = wide.weights(24, 8)
+    assert 24 * w_user == pytest.approx(0.5) and 8 * w_general == pytest.approx(0.5)
+    assert _Batches(train, None, FinetuneConfig(train="x", name="w")).weights(16, 0) == (1 / 16, 0.0)
+
+
 def test_refusals(tmp_path: Path, user_dir: Path) -> None:
     _need_base()
     from ocr.training.finetune import FinetuneConfig, FinetuneError, finetune
@@ -410,6 +473,8 @@ def test_refusals(tmp_path: Path, user_dir: Path) -> None:
     (fake / "model.pt").write_bytes(buf.getvalue())
     with pytest.raises(FinetuneError, match=r"cannot load the base model|not one of this project's"):
         finetune(FinetuneConfig(train=str(data), name="y", base="user:fake", steps=1, reference=False))
+    with pytest.raises(FinetuneError, match="schedule must be one of"):
+        finetune(FinetuneConfig(train=str(data), name="z", base=BASE, steps=1, schedule="step"))
 
 
 # ------------------------------------------------------------------------------------ background job

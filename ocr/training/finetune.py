@@ -14,8 +14,10 @@ What happens (every step is reported through `on_event` and written under the jo
    initialised to the mean of the existing rows with the bias at the 5th percentile of the existing
    biases, so a new class starts as an unlikely but average-looking class rather than a random one.
 3. Training: AdamW, each batch = user lines (augmented with ocr.training jitter) + a share of rendered
-   general lines (rehearsal, `rehearsal` of the batch: the kinds of line the base was trained on, and
-   rare characters) so that the model keeps reading general text. The CNN learns at cnn_lr_mult x the
+   general lines (rehearsal, `rehearsal` of the batch and of the loss: the kinds of line the base was
+   trained on, with their scan and photo degradations; optionally some rare-character lines) so that
+   the model keeps reading general text; `user_batch` can put more of the user's (cheap, short) lines
+   in a batch without changing the rehearsal's share of the loss. The CNN learns at cnn_lr_mult x the
    rate (0.1 for 64-px bases: their convolutional features are what drifts). The rehearsal lines run in
    two width-sorted halves, each padded to its own widest line; on a CPU with native bfloat16 the
    64-px base trains under bfloat16 autocast (`precision`; ~1.4x the steps in a time budget).
@@ -48,6 +50,7 @@ import contextlib
 import hashlib
 import itertools
 import json
+import math
 import os
 import time
 import unicodedata
@@ -72,13 +75,20 @@ from ocr.models.checkpoint import load_checkpoint, save_export
 from ocr.models.crnn import CRNN, CRNNConfig
 from ocr.preprocess import PreprocessConfig, border_level, pad_batch, preprocess
 from ocr.training.augment import jitter_line
-from ocr.training.jobs import DEFAULT_REHEARSAL, DEFAULT_VAL_SLACK, PRECISIONS
+from ocr.training.jobs import (
+    DEFAULT_REHEARSAL,
+    DEFAULT_REHEARSAL_RARE,
+    DEFAULT_VAL_SLACK,
+    PRECISIONS,
+    SCHEDULES,
+)
 
 if TYPE_CHECKING:
     from ocr.training.synth import Corpus, FontSpec
 
 __all__ = [
     "DEFAULT_REHEARSAL",
+    "DEFAULT_REHEARSAL_RARE",
     "FinetuneConfig",
     "FinetuneError",
     "FinetuneResult",
@@ -126,6 +136,17 @@ def default_cnn_lr_mult(config: CRNNConfig) -> float:
     return 0.1 if config.height >= 64 else 1.0
 
 
+def lr_factor(schedule: str, step: int, max_steps: int, elapsed_s: float, budget_s: float) -> float:
+    """The learning rate's multiple after warm-up: 1 for "constant"; for "cosine" 0.5 (1 + cos(pi p)),
+    p the share of this call's run done (steps of max_steps, or training seconds of budget_s, whichever
+    is further; 1 without either)."""
+    if schedule == "constant":
+        return 1.0
+    shares = ([step / max_steps] if max_steps else []) + ([elapsed_s / budget_s] if budget_s else [])
+    p = min(1.0, max(shares, default=0.0))
+    return 0.5 * (1.0 + math.cos(math.pi * p))
+
+
 def default_precision(config: CRNNConfig) -> str:
     """"bf16" for the 64-px `crnn` where the CPU has native bfloat16 (AVX512-BF16 / AMX): a rehearsal
     step's forward and backward passes take 0.80 s instead of 1.29 s (session 12, 10 batches); "fp32"
@@ -147,7 +168,12 @@ class FinetuneConfig:
     base: one of our CRNN engines (crnn, crnn-fast, user:NAME). name: the new engine is user:<name>.
     minutes: training-time budget of this call (data loading and the before/after evaluations come on
         top; 0 = none). steps: total optimiser steps (0 = until the budget; neither: 300).
-    rehearsal: share of every batch that is rendered general text (0 = off).
+    rehearsal: share of every batch that is rendered general text (0 = off): batch_size x rehearsal lines,
+        weighing that share of the loss. user_batch: your lines per batch (0 = the rest of batch_size).
+    rehearsal_rare: share of the rehearsal lines that are random rare characters (the rest: the kinds mix).
+    schedule: the learning rate after warm-up, "constant" or "cosine" (lr_factor).
+    ema: > 0: validate, keep and export an exponential moving average of the weights (decay `ema`, warmed
+        up as min(ema, (1 + t) / (10 + t))) instead of the raw weights; 0: the raw weights.
     lr: peak learning rate of the BiLSTM (the head's is head_lr_mult x, the CNN's cnn_lr_mult x);
         0 = default_lr(base). cnn_lr_mult None = default_cnn_lr_mult(base).
     precision: "fp32", "bf16" (the training passes under CPU bfloat16 autocast; validation stays fp32) or
@@ -168,6 +194,7 @@ class FinetuneConfig:
     minutes: float = 0.0
     steps: int = 0
     batch_size: int = 16
+    user_batch: int = 0
     rehearsal: float = DEFAULT_REHEARSAL
     augment: bool = True
     lr: float = 0.0
@@ -186,14 +213,18 @@ class FinetuneConfig:
     max_forgetting: float = -1.0
     head: str = "seen"
     kd_weight: float = 1.0
+    schedule: str = "constant"
+    rehearsal_rare: float = DEFAULT_REHEARSAL_RARE
+    ema: float = 0.0
     fresh: bool = False
     user_dir: str | None = None
 
     def fingerprint_fields(self) -> dict[str, object]:
         """The settings a resumed run must share with the interrupted one."""
-        return {k: getattr(self, k) for k in ("base", "batch_size", "rehearsal", "augment", "lr", "head",
-                                              "head_lr_mult", "cnn_lr_mult", "precision",
-                                              "warmup_steps", "val_share", "seed", "kd_weight")}
+        return {k: getattr(self, k) for k in ("base", "batch_size", "user_batch", "rehearsal", "augment",
+                                              "lr", "head", "head_lr_mult", "cnn_lr_mult", "precision",
+                                              "warmup_steps", "val_share", "seed", "kd_weight", "schedule",
+                                              "rehearsal_rare", "ema")}
 
 
 @dataclass(frozen=True)
@@ -355,16 +386,18 @@ def _usable(rows: list[tuple[str, str, np.ndarray, int]], labels: list[str | Non
 
 class Rehearsal:
     """Rendered general lines, line i a pure function of (seed, i), memoised: the kinds of text the base
-    model was trained on, mixed into every batch. Even lines: ocr.training.synth.kinds lines in the base's
-    training mix (simplified and traditional documents, form fields, signs, plates, handwriting-like,
-    with their degradations), at most REHEARSAL_MAX_CHARS characters; odd lines: uniformly drawn
-    characters in a training font (the base's rare classes are what a fine-tune forgets first)."""
+    model was trained on, mixed into every batch. A share `rare` of the lines, evenly spaced (0.5: the
+    odd ones), are uniformly drawn characters in a training font (the base's rare classes); the others are
+    ocr.training.synth.kinds lines in the base's training mix (simplified and traditional documents,
+    form fields, signs, plates, handwriting-like, with their degradations), at most
+    REHEARSAL_MAX_CHARS characters."""
 
-    def __init__(self, height: int, chars: Sequence[str], seed: int, pool: int = 4096) -> None:
+    def __init__(self, height: int, chars: Sequence[str], seed: int, pool: int = 4096,
+                 rare: float = DEFAULT_REHEARSAL_RARE) -> None:
         from ocr.training.synth import Corpus, training_fonts
         from ocr.training.synth.kinds import kind_sampler
 
-        self.height, self.seed, self.pool = height, seed, pool
+        self.height, self.seed, self.pool, self.rare = height, seed, pool, rare
         self.known = set(chars[1:])
         self.fonts = training_fonts()
         if not self.fonts:
@@ -381,8 +414,9 @@ class Rehearsal:
         i %= self.pool
         if i not in self._cache:
             rng = np.random.default_rng([self.seed, 777, i])
+            rare = int((i + 1) * self.rare) > int(i * self.rare)  # evenly spaced, share self.rare
             while True:
-                if i % 2 == 0:
+                if not rare:
                     text, img, _ = render_kind(self.draw_kind(rng), rng, self.corpus, self.height,
                                                max_chars=REHEARSAL_MAX_CHARS)
                     if text and all(c in self.known for c in text):
@@ -491,7 +525,16 @@ class _Batches:
     def __init__(self, train: list[Line], rehearsal: Rehearsal | None, cfg: FinetuneConfig) -> None:
         self.train, self.rehearsal, self.cfg = train, rehearsal, cfg
         self.n_general = round(cfg.batch_size * cfg.rehearsal) if rehearsal is not None else 0
-        self.n_user = max(1, cfg.batch_size - self.n_general)
+        self.n_user = cfg.user_batch or max(1, cfg.batch_size - self.n_general)
+
+    def weights(self, n_user: int, n_general: int) -> tuple[float, float]:
+        """Per-line loss weights (user, rehearsal): the rehearsal lines weigh `rehearsal` of the loss and
+        the user lines the rest, however many of each a batch holds (with the default user_batch every line
+        weighs about 1 / batch_size, as an unweighted mean)."""
+        if not n_general:
+            return 1.0 / max(1, n_user), 0.0
+        share = self.cfg.rehearsal
+        return (1.0 - share) / max(1, n_user), share / n_general
 
     def batch(self, step: int) -> tuple[list[Line], list[Line]]:
         rng = np.random.default_rng([self.cfg.seed, 31337, step])
@@ -648,12 +691,19 @@ def finetune(cfg: FinetuneConfig, on_event: Event | None = None,
                             "starting with a letter or digit")
     if cfg.head not in ("seen", "all"):
         raise FinetuneError(f"head must be 'seen' or 'all', got {cfg.head!r}")
+    if cfg.schedule not in SCHEDULES:
+        raise FinetuneError(f"schedule must be one of {', '.join(SCHEDULES)}, got {cfg.schedule!r}")
     if cfg.precision not in PRECISIONS:
         raise FinetuneError(f"precision must be one of {', '.join(PRECISIONS)}, got {cfg.precision!r}")
+    if not 0.0 <= cfg.ema < 1.0:
+        raise FinetuneError(f"ema must be in [0, 1), got {cfg.ema}")
+    if not 0.0 <= cfg.rehearsal_rare <= 1.0:
+        raise FinetuneError(f"the rare-character share of the rehearsal must be in [0, 1], "
+                            f"got {cfg.rehearsal_rare}")
     if not 0.0 <= cfg.rehearsal < 1.0:
         raise FinetuneError(f"rehearsal share must be in [0, 1), got {cfg.rehearsal}")
-    if cfg.batch_size < 1 or cfg.steps < 0 or cfg.minutes < 0:
-        raise FinetuneError("batch size must be >= 1, steps and minutes >= 0")
+    if cfg.batch_size < 1 or cfg.user_batch < 0 or cfg.steps < 0 or cfg.minutes < 0:
+        raise FinetuneError("batch size must be >= 1, user batch, steps and minutes >= 0")
     folder = user_model_dir(cfg.name, cfg.user_dir)
     engine_name = USER_PREFIX + cfg.name
     if cfg.base == engine_name:
@@ -774,6 +824,10 @@ def _run(cfg: FinetuneConfig, job: _Job, engine_name: str, emit: Event, stop: Ca
     step, seen_user, seen_general, train_cpu = 0, 0, 0, 0.0
     best_cer, best_step, cpu_prev, wall_prev = float("inf"), 0, 0.0, 0.0
     best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    averaged: CRNN | None = None  # the moving average of the weights (cfg.ema > 0): what is validated
+    if cfg.ema > 0:
+        averaged = CRNN(model.config)
+        averaged.load_state_dict(state["ema"] if state is not None else model.state_dict())
     if state is not None:
         opt.load_state_dict(state["opt"])
         torch.set_rng_state(state["torch_rng"])
@@ -781,7 +835,7 @@ def _run(cfg: FinetuneConfig, job: _Job, engine_name: str, emit: Event, stop: Ca
         train_cpu, best_cer, best_step = state["train_cpu"], state["best_cer"], state["best_step"]
         cpu_prev, wall_prev = state["cpu"], state["wall"]
         best_state = state["best_model"]
-    rehearsal = Rehearsal(height, all_chars, cfg.seed) if cfg.rehearsal > 0 else None
+    rehearsal = Rehearsal(height, all_chars, cfg.seed, rare=cfg.rehearsal_rare) if cfg.rehearsal > 0 else None
     batches = _Batches(train, rehearsal, cfg)
     max_steps = cfg.steps or (0 if cfg.minutes else 300)
     budget_s = cfg.minutes * 60.0
@@ -794,6 +848,7 @@ def _run(cfg: FinetuneConfig, job: _Job, engine_name: str, emit: Event, stop: Ca
                     "torch_rng": torch.get_rng_state(), "step": step, "seen_user": seen_user,
                     "seen_general": seen_general, "train_cpu": train_cpu, "best_cer": best_cer,
                     "best_step": best_step, "best_model": best_state, "before": before,
+                    **({"ema": averaged.state_dict()} if averaged is not None else {}),
                     "cpu": cpu_prev + time.process_time() - cpu_call,
                     "wall": wall_prev + time.perf_counter() - t_call}, tmp)
         tmp.replace(last)
@@ -806,12 +861,13 @@ def _run(cfg: FinetuneConfig, job: _Job, engine_name: str, emit: Event, stop: Ca
         nonlocal best_cer, best_step, best_state, eval_cost, eval_step
         eval_step = step
         t0 = time.perf_counter()
-        score = _score(model, val, all_chars)
+        scored = averaged if averaged is not None else model
+        score = _score(scored, val, all_chars)
         eval_cost = time.perf_counter() - t0
         cer = score["cer"]
         if cer < best_cer:
             best_cer, best_step = cer, step
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            best_state = {k: v.detach().clone() for k, v in scored.state_dict().items()}
         job.log({"kind": "eval", "step": step, "val_cer": cer, "val_line_acc": score["line_acc"],
                  "best": best_step == step})
         emit({"kind": "eval", "step": step, "val_cer": cer, "best_cer": best_cer})
@@ -845,14 +901,16 @@ def _run(cfg: FinetuneConfig, job: _Job, engine_name: str, emit: Event, stop: Ca
             c0 = time.process_time()
             user, general = batches.batch(step)
             factor = min(1.0, (step + 1) / cfg.warmup_steps) if cfg.warmup_steps else 1.0
+            factor *= lr_factor(cfg.schedule, step, max_steps, time.perf_counter() - t_train, budget_s)
             for g, group_lr in zip(opt.param_groups, base_lrs, strict=True):
                 g["lr"] = group_lr * factor
             opt.zero_grad(set_to_none=True)
             total = len(user) + len(general)
+            w_user, w_general = batches.weights(len(user), len(general))
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
-                loss = _forward_loss(model, user, index) / total
+                loss = _forward_loss(model, user, index) * w_user
                 for part in width_halves(general):
-                    loss = loss + _forward_loss(model, part, index, teacher, cfg.kd_weight) / total
+                    loss = loss + _forward_loss(model, part, index, teacher, cfg.kd_weight) * w_general
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             opt.step()
@@ -860,6 +918,12 @@ def _run(cfg: FinetuneConfig, job: _Job, engine_name: str, emit: Event, stop: Ca
                 with torch.no_grad():
                     model.fc.weight[frozen] = base_state["fc.weight"][frozen]
                     model.fc.bias[frozen] = base_state["fc.bias"][frozen]
+            if averaged is not None:
+                decay = min(cfg.ema, (1 + step) / (10 + step))
+                with torch.no_grad():
+                    for a_t, m_t in zip(averaged.state_dict().values(), model.state_dict().values(),
+                                        strict=True):
+                        a_t.lerp_(m_t, 1.0 - decay)
             step += 1
             seen_user += len(user)
             seen_general += len(general)
@@ -935,9 +999,11 @@ def _run(cfg: FinetuneConfig, job: _Job, engine_name: str, emit: Event, stop: Ca
         "stopped_by": stopped_by,
         "blend": {"kept": keep, "val_slack": cfg.val_slack, "max_forgetting": cfg.max_forgetting,
                   "tried": blend},
-        "settings": {**{k: getattr(cfg, k) for k in ("batch_size", "rehearsal", "augment", "head_lr_mult",
+        "settings": {**{k: getattr(cfg, k) for k in ("batch_size", "user_batch", "rehearsal", "augment",
+                                                     "head_lr_mult",
                                                      "warmup_steps", "seed", "threads", "minutes",
-                                                     "val_slack", "max_forgetting", "head", "kd_weight")},
+                                                     "val_slack", "max_forgetting", "head", "kd_weight",
+                                                     "schedule", "rehearsal_rare", "ema")},
                      "lr": lr, "cnn_lr_mult": cnn_mult, "precision": precision},
         "before": before, "after": after,
         "eval": [{"name": k, "cer": v["cer"], "n": v["n"]} for k, v in after.items()],

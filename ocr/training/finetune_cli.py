@@ -14,7 +14,7 @@ import sys
 from types import FrameType
 from typing import Any
 
-from ocr.training.jobs import DEFAULT_VAL_SLACK, PRECISIONS
+from ocr.training.jobs import DEFAULT_REHEARSAL_RARE, DEFAULT_VAL_SLACK, PRECISIONS, SCHEDULES
 
 __all__ = ["add_finetune_command"]
 
@@ -32,13 +32,15 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
     rehearsal = DEFAULT_REHEARSAL if args.rehearsal is None else args.rehearsal
     cfg = FinetuneConfig(
         train=args.train, val=args.val, base=args.base, name=args.name, minutes=args.minutes,
-        steps=args.steps, batch_size=args.batch_size, rehearsal=rehearsal, augment=not args.no_augment,
+        steps=args.steps, batch_size=args.batch_size, user_batch=args.user_batch, rehearsal=rehearsal,
+        augment=not args.no_augment,
         lr=FinetuneConfig.lr if args.lr is None else args.lr, seed=args.seed, threads=args.threads,
         eval_every_s=args.eval_every,
         eval_every_steps=args.eval_every_steps, reference=not args.no_reference, fresh=args.fresh,
         max_disk_mb=float(os.environ.get("OCR_FINETUNE_MAX_MB", "1024")), max_forgetting=args.max_forgetting,
-        val_slack=args.val_slack, head=args.head, kd_weight=args.kd_weight,
-        cnn_lr_mult=args.cnn_lr_mult, precision=args.precision,
+        val_slack=args.val_slack, head=args.head, kd_weight=args.kd_weight, schedule=args.schedule,
+        rehearsal_rare=args.rehearsal_rare, ema=args.ema, cnn_lr_mult=args.cnn_lr_mult,
+        precision=args.precision,
     )
     bar: Any = None
     latest: dict[str, str] = {"val_cer": "-"}
@@ -129,6 +131,9 @@ def add_finetune_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, default=0,
                    help="total optimiser steps (default: 300 without --minutes)")
     p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--user-batch", type=int, default=0,
+                   help="your lines per batch (default: the batch size less the rehearsal lines); the "
+                        "rehearsal keeps its share of the loss")
     p.add_argument("--rehearsal", type=float, default=None,
                    help="share of each batch that is rendered general text (0 = off; default 0.5)")
     p.add_argument("--no-augment", action="store_true", help="no per-line jitter of your lines")
@@ -155,6 +160,15 @@ def add_finetune_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cnn-lr-mult", type=float, default=None,
                    help="the convolutional layers learn at this multiple of --lr (default: 0.1 for the "
                         "64-px crnn, where it halves the forgetting; 1 for crnn-fast)")
+    p.add_argument("--rehearsal-rare", type=float, default=DEFAULT_REHEARSAL_RARE,
+                   help="share of the rehearsal lines that are random rare characters; the rest are lines of "
+                        "the kinds the base was trained on (default 0: the kinds alone forgot least)")
+    p.add_argument("--ema", type=float, default=0.0,
+                   help="validate and keep a moving average of the weights with this decay (e.g. 0.99); "
+                        "default 0: the weights themselves")
+    p.add_argument("--schedule", choices=SCHEDULES, default="constant",
+                   help="learning rate after warm-up: constant, or cosine decay to 0 over --steps / "
+                        "--minutes of this call")
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="training arithmetic: bf16 (CPU bfloat16 autocast; validation stays fp32) or fp32; "
                         "auto (default): bf16 for the 64-px crnn where the CPU has native bfloat16")

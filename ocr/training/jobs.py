@@ -27,8 +27,10 @@ from ocr.errors import OCRError
 
 __all__ = [
     "DEFAULT_REHEARSAL",
+    "DEFAULT_REHEARSAL_RARE",
     "DEFAULT_VAL_SLACK",
     "PRECISIONS",
+    "SCHEDULES",
     "JobBusy",
     "JobRequest",
     "JobView",
@@ -42,10 +44,12 @@ __all__ = [
 # share of each batch drawn from rendered general lines: docs/finetune.md has the measurement (here, not
 # in ocr.training.finetune, so that the app's page reads it without importing torch)
 DEFAULT_REHEARSAL = 0.5
+DEFAULT_REHEARSAL_RARE = 0.0  # share of the rehearsal lines that are rare-character lines (session 14)
 # the final blend with the base may give up this much (relative) of the validation CER to forget less
 # (ocr.training.finetune, step 5)
 DEFAULT_VAL_SLACK = 0.1
 PRECISIONS = ("auto", "fp32", "bf16")  # the training arithmetic (ocr.training.finetune.default_precision)
+SCHEDULES = ("constant", "cosine")  # the fine-tune's learning rate after warm-up (finetune.lr_factor)
 LOCK = ".job.json"
 MAX_INPUT_BYTES = 200 * 2**20  # an uploaded set kept for the job
 
