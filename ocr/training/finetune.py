@@ -825,9 +825,11 @@ def _run(cfg: FinetuneConfig, job: _Job, engine_name: str, emit: Event, stop: Ca
     best_cer, best_step, cpu_prev, wall_prev = float("inf"), 0, 0.0, 0.0
     best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     averaged: CRNN | None = None  # the moving average of the weights (cfg.ema > 0): what is validated
+    ema_pairs: list[tuple[torch.Tensor, torch.Tensor]] = []  # (average, weight), updated in place
     if cfg.ema > 0:
         averaged = CRNN(model.config)
         averaged.load_state_dict(state["ema"] if state is not None else model.state_dict())
+        ema_pairs = list(zip(averaged.state_dict().values(), model.state_dict().values(), strict=True))
     if state is not None:
         opt.load_state_dict(state["opt"])
         torch.set_rng_state(state["torch_rng"])
@@ -918,11 +920,10 @@ def _run(cfg: FinetuneConfig, job: _Job, engine_name: str, emit: Event, stop: Ca
                 with torch.no_grad():
                     model.fc.weight[frozen] = base_state["fc.weight"][frozen]
                     model.fc.bias[frozen] = base_state["fc.bias"][frozen]
-            if averaged is not None:
+            if ema_pairs:
                 decay = min(cfg.ema, (1 + step) / (10 + step))
                 with torch.no_grad():
-                    for a_t, m_t in zip(averaged.state_dict().values(), model.state_dict().values(),
-                                        strict=True):
+                    for a_t, m_t in ema_pairs:
                         a_t.lerp_(m_t, 1.0 - decay)
             step += 1
             seen_user += len(user)
