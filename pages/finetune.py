@@ -26,6 +26,7 @@ from ui.finetune_view import (
     before_after_frame,
     blend_frame,
     curves_figure,
+    grown_frame,
 )
 from ui.resources import engine_status
 from ui.sidebar import ensure_navigation
@@ -187,6 +188,17 @@ def _finished(view: JobView) -> None:
                     "lines, simplified and traditional, rendered in faces no model trained on)")
         st.dataframe(before_after_frame(before, after, str(s.get("base", "base")), engine), hide_index=True,
                      width="stretch")
+    if "reference" in after:
+        grown = s.get("reference_grown_confusions") or []
+        if grown:
+            st.markdown("**What it reads differently on the general reference set**: the confusions the "
+                        "fine-tune made more often than its base (∅: a character inserted or dropped) — "
+                        "what your lines taught it beyond your lines:")
+            st.dataframe(grown_frame(grown, str(s.get("base", "base")), engine), hide_index=True,
+                         width="stretch")
+        else:
+            st.caption("On the general reference set no confusion grew: it reads those lines no worse, "
+                       "character by character, than its base.")
     blend = s.get("blend") or {}
     if blend.get("tried"):
         st.markdown(f"**Blend with the base against forgetting**: kept **a = {blend['kept']:g}** of the "

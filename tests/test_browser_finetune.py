@@ -134,6 +134,7 @@ def test_browser_finetune_loop(tune_browser: object, tune_server: tuple[str, Pat
     driver.save_screenshot(str(ARTIFACTS / "browser_finetune.png"))  # type: ignore[attr-defined]
     body = driver.find_element(By.TAG_NAME, "body").text  # type: ignore[attr-defined]
     assert f"user:{NAME} is ready" in body and "Traceback" not in body
+    assert "What it reads differently" in body or "no confusion grew" in body  # forgetting, said concretely
     assert (users / NAME / "model.pt").is_file()
 
     _button(driver, f"Open the Benchmark page with user:{NAME}").click()

@@ -168,6 +168,26 @@ def test_rehearsal_lines_are_the_kinds_the_base_was_trained_on() -> None:
     assert [ln.text for ln in odd] != [lines[i].text for i in range(1, 24, 2)]
 
 
+def test_grown_confusions_are_what_the_fine_tune_reads_differently() -> None:
+    """Only confusions counted more often after than before, largest growth first, with the first line
+    where each is new; readings are normalised as bench scores them (full-width folds, spaces go)."""
+    from ocr.training.finetune import grown_confusions
+
+    refs = ["login ok", "l1l", "OK 10", "ab"]
+    before = ["login ok", "l1l", "0K 10", "ab"]  # O->0 already there
+    after = ["1ogin 0k", "11l", "0K 1０", "abc"]  # l->1 twice, o->0 once, an inserted c; O->0 unchanged
+    grown = grown_confusions(refs, before, after)
+    assert [(g["ref"], g["hyp"], g["before"], g["after"]) for g in grown] == [  # ties: by ref, read
+        ("l", "1", 0, 2), ("", "c", 0, 1), ("o", "0", 0, 1)]
+    assert grown[0]["lines"] == 2 and grown[0]["example"] == {"text": "login ok", "before": "login ok",
+                                                              "after": "1ogin 0k"}
+    assert grown_confusions(refs, before, before) == []
+    # among equal growth, confusions into the user's characters come first
+    assert [(g["ref"], g["hyp"], g["yours"]) for g in grown_confusions(refs, before, after, yours={"0"})] == [
+        ("l", "1", False), ("o", "0", True), ("", "c", False)]
+    assert len(grown_confusions(refs, before, after, top=1)) == 1
+
+
 def test_choose_blend_forgets_less_where_the_user_lines_allow() -> None:
     from ocr.training.finetune import choose_blend
 
@@ -239,6 +259,8 @@ def test_finetune_writes_a_user_engine(tuned: tuple[Path, object, Path],
                                          blend["max_forgetting"])
     kept = next(r for r in blend["tried"] if r["a"] == blend["kept"])
     assert meta["after"]["reference"]["cer"] == pytest.approx(kept["ref_cer"])
+    grown = meta["reference_grown_confusions"]  # what it reads differently from the base, counted
+    assert isinstance(grown, list) and all(g["after"] > g["before"] >= 0 for g in grown)
     assert any(e["kind"] == "split" for e in events)  # no --val: the seeded split is reported
     assert sum(e["kind"] == "eval" for e in events) >= 2  # step 0 and step 2 (and 4)
     issues = {(i.key, i.used): i.issue for i in result.issues}
@@ -533,6 +555,12 @@ def test_finetune_page_idle_and_finished(tuned: tuple[Path, object, Path], monke
     assert any("user:tiny is ready" in s.value for s in at.success)
     table = at.dataframe[0].value
     assert "CER user:tiny" in table.columns and f"CER {BASE}" in table.columns
+    meta = json.loads((users / "tiny" / "meta.json").read_text(encoding="utf-8"))
+    grown = meta["reference_grown_confusions"]
+    if grown:  # the confusions that grew on the reference set, or a line saying none did
+        assert any("written" in d.value.columns and "read as" in d.value.columns for d in at.dataframe)
+    else:
+        assert any("no confusion grew" in c.value for c in at.caption)
     assert any(o.endswith("(user:tiny)") for o in at.selectbox(key="ft_base").options)  # next base
     at.button(key="ft_to_bench").click().run()
     assert not at.exception, at.exception

@@ -92,6 +92,17 @@ def before_after_frame(before: dict[str, Any], after: dict[str, Any], base: str,
     return pd.DataFrame(rows)
 
 
+def grown_frame(grown: list[dict[str, Any]], base: str, engine: str) -> pd.DataFrame:
+    """One row per confusion that grew on the reference set: written, read as, whether that is one of the
+    characters of the user's labels, counts before and after, and the first line where it is new (as
+    written, as the base read it, as the fine-tune reads it)."""
+    return pd.DataFrame([{"written": g["ref"] or "∅ (inserted)", "read as": g["hyp"] or "∅ (dropped)",
+                          "one of yours": "✓" if g.get("yours") else "",
+                          base: g["before"], engine: g["after"], "example line": g["example"]["text"],
+                          f"{base} read": g["example"]["before"], f"{engine} reads": g["example"]["after"]}
+                         for g in grown])
+
+
 def blend_frame(tried: list[dict[str, float]], kept: float) -> pd.DataFrame:
     """One row per blend share tried: a, validation CER, reference CER, and which one was kept."""
     return pd.DataFrame([{"a (share of the change)": r["a"], "your validation CER": r["val_cer"],

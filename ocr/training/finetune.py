@@ -54,7 +54,7 @@ import math
 import os
 import time
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -68,8 +68,10 @@ from ocr.decoding import greedy_decode
 from ocr.engines.crnn import crnn_input_spec
 from ocr.engines.user import USER_PREFIX, base_checkpoint, user_model_dir, valid_user_name
 from ocr.errors import OCRError
+from ocr.evaluation.confusions import collect_confusions
 from ocr.evaluation.datasets import open_labelled_set
 from ocr.evaluation.metrics import score_lines
+from ocr.evaluation.normalize import normalize
 from ocr.imageio import load_image
 from ocr.models.checkpoint import load_checkpoint, save_export
 from ocr.models.crnn import CRNN, CRNNConfig
@@ -101,6 +103,7 @@ __all__ = [
     "extend_classes",
     "finetune",
     "frames_needed",
+    "grown_confusions",
     "plan_labels",
     "read_lines",
     "reference_lines",
@@ -117,6 +120,7 @@ REFERENCE_SEED = 20261126
 REHEARSAL_MAX_CHARS = 30  # as long as the base's training lines: the LSTM keeps its long context
 MAX_LINES = 100_000
 STATE_EVERY_S = 30.0  # resumable state saved at least this often
+GROWN_TOP = 10  # confusions that grew on the reference set, reported with the result
 Event = Callable[[dict[str, Any]], None]
 
 
@@ -514,9 +518,36 @@ def _score(model: CRNN, lines: Sequence[Line], chars: Sequence[str]) -> dict[str
     """{"cer", "line_acc", "n"} of greedy decoding (NFKC, spaces ignored, as bench scores)."""
     if not lines:
         return {"cer": float("nan"), "line_acc": float("nan"), "n": 0}
-    hyps = _decode_lines(model, lines, chars)
+    return _score_texts(lines, _decode_lines(model, lines, chars))
+
+
+def _score_texts(lines: Sequence[Line], hyps: Sequence[str]) -> dict[str, float]:
     sc = score_lines([(ln.text, h) for ln, h in zip(lines, hyps, strict=True)])
     return {"cer": round(sc.cer, 5), "line_acc": round(sc.line_acc, 5), "n": sc.n}
+
+
+def grown_confusions(refs: Sequence[str], before: Sequence[str], after: Sequence[str], top: int = GROWN_TOP,
+                     yours: Collection[str] = ()) -> list[dict[str, Any]]:
+    """What a model reads differently after fine-tuning: the aligned confusions (ref char -> read char,
+    "" for an insertion or a deletion) counted more often in `after` than in `before`, two readings of
+    the same reference lines, normalised as bench scores them. Largest growth first; among equals, those
+    read as one of `yours` (the characters of the user's labels: the classes the fine-tune trained)
+    first, then by ref and read. At most `top`: [{"ref", "hyp", "before", "after", "lines", "yours",
+    "example": {"text", "before", "after"}}], the example being the first line where the confusion is
+    new."""
+    refs_n = [normalize(r) for r in refs]
+    was = collect_confusions(zip(refs_n, (normalize(h) for h in before), strict=True))
+    now = collect_confusions(zip(refs_n, (normalize(h) for h in after), strict=True))
+    grown = sorted(((k, n) for k, n in now.pairs.items() if n > was.pairs[k]),
+                   key=lambda kv: (was.pairs[kv[0]] - kv[1], kv[0][1] not in yours, kv[0]))[:top]
+    out = []
+    for key, n in grown:
+        old_lines = set(was.lines.get(key, ()))
+        i = next((j for j in now.lines[key] if j not in old_lines), now.lines[key][0])
+        out.append({"ref": key[0], "hyp": key[1], "before": was.pairs[key], "after": n,
+                    "lines": len(now.lines[key]), "yours": key[1] in yours,
+                    "example": {"text": refs[i], "before": before[i], "after": after[i]}})
+    return out
 
 
 class _Batches:
@@ -960,10 +991,13 @@ def _run(cfg: FinetuneConfig, job: _Job, engine_name: str, emit: Event, stop: Ca
         model.load_state_dict(blend_weights(base_state, best_state, a))
         model.half().float().eval()  # in place: the fp16 rounding of the export
 
-    def scores() -> dict[str, dict[str, float]]:
+    ref_reads: dict[float, list[str]] = {}  # the reference lines as read at each blend share
+
+    def scores(a: float) -> dict[str, dict[str, float]]:
         out = {"val": _score(model, val, all_chars)}
         if reference:
-            out["reference"] = _score(model, reference, all_chars)
+            ref_reads[a] = _decode_lines(model, reference, all_chars)
+            out["reference"] = _score_texts(reference, ref_reads[a])
         return out
 
     blend: list[dict[str, float]] = []
@@ -973,13 +1007,20 @@ def _run(cfg: FinetuneConfig, job: _Job, engine_name: str, emit: Event, stop: Ca
         job.write_status(phase="final", message="blending with the base against forgetting")
         for a in BLEND_GRID:
             blended(a)
-            by_share[a] = scores()
+            by_share[a] = scores(a)
             blend.append({"a": a, "val_cer": by_share[a]["val"]["cer"],
                           "ref_cer": by_share[a]["reference"]["cer"]})
             emit({"kind": "blend", **blend[-1]})
         keep = choose_blend(blend, before["reference"]["cer"], cfg.val_slack, cfg.max_forgetting)
+    grown: list[dict[str, Any]] = []
+    if reference:  # what the kept model reads differently from the base on the reference lines
+        blended(0.0)
+        base_reads = _decode_lines(model, reference, all_chars)
     blended(keep)
-    after = by_share[keep] if keep in by_share else scores()
+    after = by_share[keep] if keep in by_share else scores(keep)
+    if reference:
+        grown = grown_confusions([ln.text for ln in reference], base_reads, ref_reads[keep],
+                                 yours={normalize(c) for c in seen_chars} - {""})
     cpu_total = cpu_prev + time.process_time() - cpu_call
     wall_total = wall_prev + time.perf_counter() - t_call
     meta: dict[str, Any] = {
@@ -1006,7 +1047,7 @@ def _run(cfg: FinetuneConfig, job: _Job, engine_name: str, emit: Event, stop: Ca
                                                      "val_slack", "max_forgetting", "head", "kd_weight",
                                                      "schedule", "rehearsal_rare", "ema")},
                      "lr": lr, "cnn_lr_mult": cnn_mult, "precision": precision},
-        "before": before, "after": after,
+        "before": before, "after": after, "reference_grown_confusions": grown,
         "eval": [{"name": k, "cer": v["cer"], "n": v["n"]} for k, v in after.items()],
         "reference_set": (f"sample_images/labels.tsv + {REFERENCE_RENDERED} simplified lines rendered in the "
                           f"held-out font + {REFERENCE_RENDERED_TC} traditional lines in the held-out "
@@ -1021,6 +1062,6 @@ def _run(cfg: FinetuneConfig, job: _Job, engine_name: str, emit: Event, stop: Ca
     meta["disk_bytes"] = job.check_disk()
     _write_json(job.folder / "meta.json", meta)
     job.write_status(phase="done", message=f"{engine_name} is ready", step=step, after=after,
-                     disk_bytes=meta["disk_bytes"], blend=meta["blend"])
+                     disk_bytes=meta["disk_bytes"], blend=meta["blend"], reference_grown_confusions=grown)
     emit({"kind": "done", "meta": meta})
     return FinetuneResult(cfg.name, engine_name, job.folder / "model.pt", meta, stopped_by, issues)

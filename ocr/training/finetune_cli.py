@@ -114,6 +114,10 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
         before = m["before"][k]
         print(f"{k:<10} {after['n']:>5} {before['cer']:>11.4f} {after['cer']:>10.4f} "
               f"{before['line_acc']:>16.3f} {after['line_acc']:>7.3f}")
+    if "reference" in m["after"]:
+        grown = m.get("reference_grown_confusions") or []
+        listed = ", ".join(f"{g['ref'] or '∅'}→{g['hyp'] or '∅'} {g['before']}→{g['after']}" for g in grown)
+        print("read differently on the reference set (confusions that grew, base→now): " + (listed or "none"))
     return 0
 
 
