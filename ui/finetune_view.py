@@ -96,7 +96,7 @@ def grown_frame(grown: list[dict[str, Any]], base: str, engine: str) -> pd.DataF
     """One row per confusion that grew on the reference set: written, read as, whether that is one of the
     characters of the user's labels, counts before and after, and the first line where it is new (as
     written, as the base read it, as the fine-tune reads it)."""
-    return pd.DataFrame([{"written": g["ref"] or "∅ (inserted)", "read as": g["hyp"] or "∅ (dropped)",
+    return pd.DataFrame([{"written": g["ref"] or "∅", "read as": g["hyp"] or "∅",
                           "one of yours": "✓" if g.get("yours") else "",
                           base: g["before"], engine: g["after"], "example line": g["example"]["text"],
                           f"{base} read": g["example"]["before"], f"{engine} reads": g["example"]["after"]}
