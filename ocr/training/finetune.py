@@ -813,20 +813,24 @@ def _run(cfg: FinetuneConfig, job: _Job, engine_name: str, emit: Event, stop: Ca
     index = {c: i for i, c in enumerate(all_chars) if i}
     reference = reference_lines(height) if cfg.reference else []
     state: dict[str, Any] | None = None
+    base_reads: list[str] | None = None  # the base's greedy reading of the reference lines
     last = job.state_dir / "last.pt"
     if last.exists():
         state = torch.load(last, map_location="cpu", weights_only=True)
         if state["fingerprint"] != fingerprint:
             raise FinetuneError(f"{job.folder} holds an interrupted run on other data or settings; pass "
                                 "--fresh to discard it, or choose another name")
-        before = state["before"]
+        before, base_reads = state["before"], state.get("base_reads")
         emit({"kind": "info", "message": f"resuming at step {state['step']}"})
     else:
         job.write_status(phase="baseline", message="measuring the base model")
         before = {"val": _score(model, val, chars)}
         if reference:
-            before["reference"] = _score(model, reference, chars)
+            base_reads = _decode_lines(model, reference, chars)
+            before["reference"] = _score_texts(reference, base_reads)
         emit({"kind": "baseline", "before": before})
+    if reference and base_reads is None:  # a state saved before the base's reading was kept in it
+        base_reads = _decode_lines(model, reference, chars)
     teacher: CRNN | None = None
     if cfg.rehearsal > 0:  # the frozen base: its outputs on the rehearsal lines are targets too
         teacher = CRNN(model.config)
@@ -881,6 +885,7 @@ def _run(cfg: FinetuneConfig, job: _Job, engine_name: str, emit: Event, stop: Ca
                     "torch_rng": torch.get_rng_state(), "step": step, "seen_user": seen_user,
                     "seen_general": seen_general, "train_cpu": train_cpu, "best_cer": best_cer,
                     "best_step": best_step, "best_model": best_state, "before": before,
+                    "base_reads": base_reads,
                     **({"ema": averaged.state_dict()} if averaged is not None else {}),
                     "cpu": cpu_prev + time.process_time() - cpu_call,
                     "wall": wall_prev + time.perf_counter() - t_call}, tmp)
@@ -1012,13 +1017,10 @@ def _run(cfg: FinetuneConfig, job: _Job, engine_name: str, emit: Event, stop: Ca
                           "ref_cer": by_share[a]["reference"]["cer"]})
             emit({"kind": "blend", **blend[-1]})
         keep = choose_blend(blend, before["reference"]["cer"], cfg.val_slack, cfg.max_forgetting)
-    grown: list[dict[str, Any]] = []
-    if reference:  # what the kept model reads differently from the base on the reference lines
-        blended(0.0)
-        base_reads = _decode_lines(model, reference, all_chars)
     blended(keep)
     after = by_share[keep] if keep in by_share else scores(keep)
-    if reference:
+    grown: list[dict[str, Any]] = []  # what the kept model reads differently from the base
+    if reference and base_reads is not None:
         grown = grown_confusions([ln.text for ln in reference], base_reads, ref_reads[keep],
                                  yours={normalize(c) for c in seen_chars} - {""})
     cpu_total = cpu_prev + time.process_time() - cpu_call
