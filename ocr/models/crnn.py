@@ -23,8 +23,9 @@ COMPACT = CRNNConfig(num_classes=8210, widths=(16, 32, 48), expand=(1, 2, 2), de
 # The latency student: 32-px input, one block per stage, BiLSTM(128), rank-96 head. 1.23 M parameters with
 # 6,995 classes. A batch of 16 32x280 lines under onnxruntime, 2 threads: a full 256->C head took 56 ms,
 # half of it the classifier MatMul; the rank-96 head cuts that MatMul to ~0.39x (benchmarks/bench_crnn.py).
-# The shipped `crnn-fast` (session 13) is this preset grown by ocr.models.port.grow to depths (1, 2, 2),
-# BiLSTM(192), rank 128: 2.23 M parameters with 9,699 classes (its config travels in its checkpoint).
+# The shipped `crnn-fast` is this preset grown by ocr.models.port.grow: to depths (1, 2, 2), BiLSTM(192),
+# rank 128 in session 13 and to depths (2, 2, 2), BiLSTM(256), rank 160 in session 16: 2.94 M parameters
+# with 9,699 classes (its config travels in its checkpoint).
 FAST32 = CRNNConfig(num_classes=8210, height=32, widths=(16, 32, 64), expand=(1, 2, 2), depths=(1, 1, 1),
                     hidden=128, head_rank=96)
 # The presets by name (`python -m ocr train --arch NAME` for a random init).
