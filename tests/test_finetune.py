@@ -248,6 +248,7 @@ def test_finetune_writes_a_user_engine(tuned: tuple[Path, object, Path],
                 "new_classes", "disk_bytes"):
         assert key in meta, key
     assert meta["base"] == BASE and meta["steps"] == 4 and meta["new_classes"] == [_new_char()]
+    assert (meta["settings"]["user_batch"], meta["settings"]["ema"]) == (24, 0.99)  # left to crnn-fast
     assert meta["before"]["val"]["n"] == meta["after"]["val"]["n"] == meta["val"]["lines"]
     assert 0 < meta["disk_bytes"] < 50 * 2**20
     from ocr.training.finetune import BLEND_GRID, choose_blend
@@ -456,6 +457,16 @@ def test_cosine_schedule_decays_over_the_steps_or_the_budget() -> None:
     assert lr_factor("cosine", 100, 1000, 450.0, 600.0) == pytest.approx(0.5 * (1 + np.cos(0.75 * np.pi)))
     assert lr_factor("cosine", 2000, 1000, 0.0, 0.0) == pytest.approx(0.0)  # past the end: stays at 0
     assert lr_factor("cosine", 7, 0, 0.0, 0.0) == 1.0  # no limit known: no decay
+
+
+def test_settings_left_to_the_base_follow_its_size() -> None:
+    """The 32-px crnn-fast sees three times your lines per batch and keeps a moving average; the 64-px
+    crnn neither (measured defaults, docs/finetune.md)."""
+    from ocr.models.crnn import DDDDOCR, FAST32
+    from ocr.training.finetune import default_ema, default_user_batch
+
+    assert (default_user_batch(FAST32), default_ema(FAST32)) == (24, 0.99)
+    assert DDDDOCR.height == 64 and (default_user_batch(DDDDOCR), default_ema(DDDDOCR)) == (0, 0.0)
 
 
 def test_rehearsal_keeps_its_share_of_the_loss_whatever_the_user_batch() -> None:

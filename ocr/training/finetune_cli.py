@@ -135,9 +135,9 @@ def add_finetune_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, default=0,
                    help="total optimiser steps (default: 300 without --minutes)")
     p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--user-batch", type=int, default=0,
-                   help="your lines per batch (default: the batch size less the rehearsal lines); the "
-                        "rehearsal keeps its share of the loss")
+    p.add_argument("--user-batch", type=int, default=None,
+                   help="your lines per batch; the rehearsal keeps its share of the loss (default: 24 for "
+                        "crnn-fast, the batch size less the rehearsal lines for crnn; 0 = the latter)")
     p.add_argument("--rehearsal", type=float, default=None,
                    help="share of each batch that is rendered general text (0 = off; default 0.5)")
     p.add_argument("--no-augment", action="store_true", help="no per-line jitter of your lines")
@@ -167,9 +167,9 @@ def add_finetune_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rehearsal-rare", type=float, default=DEFAULT_REHEARSAL_RARE,
                    help="share of the rehearsal lines that are random rare characters; the rest are lines of "
                         "the kinds the base was trained on (default 0: the kinds alone forgot least)")
-    p.add_argument("--ema", type=float, default=0.0,
-                   help="validate and keep a moving average of the weights with this decay (e.g. 0.99); "
-                        "default 0: the weights themselves")
+    p.add_argument("--ema", type=float, default=None,
+                   help="validate and keep a moving average of the weights with this decay (default: 0.99 "
+                        "for crnn-fast, 0 for crnn; 0 = the weights themselves)")
     p.add_argument("--schedule", choices=SCHEDULES, default="constant",
                    help="learning rate after warm-up: constant, or cosine decay to 0 over --steps / "
                         "--minutes of this call")
