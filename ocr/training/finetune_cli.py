@@ -65,7 +65,7 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
         elif kind == "start":
             n_user, n_general = e["per_batch"]
             say(f"training on {e['train']} lines, validating on {e['val']}; each batch {n_user} of yours + "
-                f"{n_general} rendered general lines (rehearsal {cfg.rehearsal:.0%})"
+                f"{n_general} rendered general lines (rehearsal: {cfg.rehearsal:.0%} of the loss)"
                 + (f"; budget {cfg.minutes:g} min" if cfg.minutes else ""))
             if not args.quiet:
                 from tqdm import tqdm
