@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from ocr.models.checkpoint import load_checkpoint
-from ocr.training.augment import jitter_line
+from ocr.training.augment import distort_line, jitter_line
 from ocr.training.config import TrainConfig
 from ocr.training.data import Batches, rescale_batch, shard_files
 from ocr.training.distill import charset_map, distill_targets, load_teacher
@@ -119,6 +119,19 @@ def test_jitter_line_keeps_height_and_is_seeded() -> None:
     widths = {jitter_line(line, np.random.default_rng(s)).shape[1] for s in range(20)}
     assert len(widths) > 1 and all(240 <= w <= 360 for w in widths)  # width scaled 0.8-1.2x
     assert any(not np.array_equal(jitter_line(line, np.random.default_rng(s)), line) for s in range(5))
+
+
+def test_distort_line_keeps_the_shape_and_is_seeded() -> None:
+    line = np.full((32, 128), 220, np.uint8)
+    line[8:24, 6:122:10] = 30  # dark strokes
+    outs = [distort_line(line, np.random.default_rng(s)) for s in range(40)]
+    assert all(o.dtype == np.uint8 and o.shape == line.shape for o in outs)
+    assert np.array_equal(distort_line(line, np.random.default_rng(3)), outs[3])  # same state, same variant
+    changed = [o for o in outs if not np.array_equal(o, line)]
+    assert 20 <= len(changed) < 40  # most draws change the line, a few leave it as it is
+    # geometry moves the strokes but keeps them in the frame: the ink stays about the same
+    ink = [(o < 120).sum() / (line < 120).sum() for o in changed]
+    assert 0.5 < float(np.median(ink)) < 1.5
 
 
 def test_augmented_batches_are_a_function_of_the_step(tiny_data: tuple[Path, Path]) -> None:

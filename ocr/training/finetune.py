@@ -13,7 +13,8 @@ What happens (every step is reported through `on_event` and written under the jo
    (full-width Ａ -> A), otherwise added as new classes: the classifier grows by one row each,
    initialised to the mean of the existing rows with the bias at the 5th percentile of the existing
    biases, so a new class starts as an unlikely but average-looking class rather than a random one.
-3. Training: AdamW, each batch = user lines (augmented with ocr.training jitter) + a share of rendered
+3. Training: AdamW, each batch = user lines (augmented: ocr.training.augment's jitter_line, then
+   distort_line's rotation, shear, perspective, blur and JPEG) + a share of rendered
    general lines (rehearsal, `rehearsal` of the batch and of the loss: the kinds of line the base was
    trained on, with their scan and photo degradations; optionally some rare-character lines) so that
    the model keeps reading general text; `user_batch` can put more of the user's (cheap, short) lines
@@ -76,7 +77,7 @@ from ocr.imageio import load_image
 from ocr.models.checkpoint import load_checkpoint, save_export
 from ocr.models.crnn import CRNN, CRNNConfig
 from ocr.preprocess import PreprocessConfig, border_level, pad_batch, preprocess
-from ocr.training.augment import jitter_line
+from ocr.training.augment import distort_line, jitter_line
 from ocr.training.jobs import (
     DEFAULT_REHEARSAL,
     DEFAULT_REHEARSAL_RARE,
@@ -596,7 +597,7 @@ class _Batches:
             line = self.train[int(i)]
             img = line.image
             if self.cfg.augment:
-                jittered = jitter_line(img, rng)
+                jittered = distort_line(jitter_line(img, rng), rng)
                 if CRNN.output_length(jittered.shape[1]) >= frames_needed(line.text):
                     img = jittered
             user.append(Line(line.key, line.text, img))

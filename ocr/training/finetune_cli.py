@@ -140,7 +140,9 @@ def add_finetune_command(sub: argparse._SubParsersAction) -> None:
                         "crnn-fast, the batch size less the rehearsal lines for crnn; 0 = the latter)")
     p.add_argument("--rehearsal", type=float, default=None,
                    help="share of each batch that is rendered general text (0 = off; default 0.5)")
-    p.add_argument("--no-augment", action="store_true", help="no per-line jitter of your lines")
+    p.add_argument("--no-augment", action="store_true",
+                   help="no augmentation of your lines (by default each is jittered in width, framing and "
+                   "contrast, then rotated, sheared, blurred or JPEG-compressed at random)")
     p.add_argument("--lr", type=float, default=None,
                    help="peak learning rate (default: 1e-4 for crnn and its fine-tunes, 3e-4 for crnn-fast)")
     p.add_argument("--seed", type=int, default=0)
