@@ -3,6 +3,7 @@ shards by ocr.training.synth)."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -45,8 +46,6 @@ def distort_line(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     (p 0.5; the line's ends move at most ~10 % of H), a perspective jitter of the corners by up to 6 % of H
     (p 0.25), Gaussian or horizontal motion blur (p 0.3) and JPEG artefacts (p 0.3). The borders repeat
     the edge pixels. What photographed crops (plates, signs, labels) vary by and jitter_line does not."""
-    import cv2
-
     h, w = img.shape
     a = img
     if rng.random() < 0.5:
