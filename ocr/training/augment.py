@@ -9,7 +9,7 @@ from PIL import Image
 
 from ocr.preprocess import border_level
 
-__all__ = ["distort_line", "jitter_line"]
+__all__ = ["distort_line", "jitter_line", "warp_corners"]
 
 
 def jitter_line(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -41,6 +41,16 @@ def jitter_line(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return (np.clip(f, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
+def warp_corners(a: np.ndarray, j: float, rng: np.random.Generator) -> np.ndarray:
+    """A perspective jitter: each corner of the (H, W[, C]) image `a` moved by up to `j` px in x and y at
+    random, the image warped to fit, same shape (bilinear, edges repeated)."""
+    h, w = a.shape[:2]
+    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    dst = src + rng.uniform(-j, j, (4, 2)).astype(np.float32)
+    return cv2.warpPerspective(a, cv2.getPerspectiveTransform(src, dst), (w, h), flags=cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_REPLICATE)
+
+
 def distort_line(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Camera-like geometry and optics on one (H, W) uint8 line, same shape: a small rotation and shear
     (p 0.5; the line's ends move at most ~10 % of H), a perspective jitter of the corners by up to 6 % of H
@@ -57,11 +67,7 @@ def distort_line(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         m[0, 2] -= shear * h / 2
         a = cv2.warpAffine(a, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     if rng.random() < 0.25:
-        j = 0.06 * h
-        src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
-        dst = (src + rng.uniform(-j, j, (4, 2))).astype(np.float32)
-        a = cv2.warpPerspective(a, cv2.getPerspectiveTransform(src, dst), (w, h), flags=cv2.INTER_LINEAR,
-                                borderMode=cv2.BORDER_REPLICATE)
+        a = warp_corners(a, 0.06 * h, rng)
     if rng.random() < 0.3:
         if rng.random() < 0.7:
             a = cv2.GaussianBlur(a, (0, 0), float(rng.uniform(0.3, 0.9)) * h / 32)

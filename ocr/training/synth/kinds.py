@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from ocr.preprocess import background_is_dark
+from ocr.training.augment import warp_corners
 from ocr.training.synth.fonts import FontSpec, font_covers, pil_font
 from ocr.training.synth.render import render_line
 
@@ -278,13 +279,9 @@ def _plate(text: str, rng: np.random.Generator) -> np.ndarray:
                              value=tuple(int(v) for v in rng.integers(0, 200, 3)))
     img = img[max(0, 24 - m[0]): 156 + m[1], max(0, 34 - m[2]): 486 + m[3]]
     h, w = img.shape[:2]
-    j = rng.uniform(0, 0.08) * h
-    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
-    dst = src + rng.uniform(-j, j, (4, 2)).astype(np.float32)
+    img = warp_corners(img, rng.uniform(0, 0.08) * h, rng)
     rot = cv2.getRotationMatrix2D((w / 2, h / 2), float(rng.normal(0, 2.5)), 1.0)
-    img = cv2.warpAffine(cv2.warpPerspective(img, cv2.getPerspectiveTransform(src, dst), (w, h),
-                                             borderMode=cv2.BORDER_REPLICATE),
-                         rot, (w, h), borderMode=cv2.BORDER_REPLICATE)
+    img = cv2.warpAffine(img, rot, (w, h), borderMode=cv2.BORDER_REPLICATE)
     if rng.random() < 0.4:  # uneven light over the plate
         img = np.clip(img * np.linspace(rng.uniform(0.6, 1.0), rng.uniform(0.8, 1.2), w)[None, :, None],
                       0, 255).astype(np.uint8)
@@ -297,11 +294,7 @@ def _photo_degrade(a: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Perspective, blur, noise, JPEG on a small RGB crop."""
     h, w = a.shape[:2]
     if rng.random() < 0.5:
-        j = min(h, w) * 0.12
-        src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
-        dst = src + rng.uniform(-j, j, (4, 2)).astype(np.float32)
-        a = cv2.warpPerspective(a, cv2.getPerspectiveTransform(src, dst), (w, h),
-                                borderMode=cv2.BORDER_REPLICATE)
+        a = warp_corners(a, min(h, w) * 0.12, rng)
     if rng.random() < 0.5:
         a = cv2.GaussianBlur(a, (0, 0), float(rng.uniform(0.3, 1.0)))
     if rng.random() < 0.5:

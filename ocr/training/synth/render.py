@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from ocr.training.augment import warp_corners
 from ocr.training.synth.corpus import Corpus
 from ocr.training.synth.fonts import FontSpec, font_covers, pil_font
 
@@ -74,11 +75,7 @@ def _augment_canvas(img: Image.Image, rng: np.random.Generator, ink: int, paper:
         m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
         a = cv2.warpAffine(a, m, (w, h), borderMode=cv2.BORDER_REPLICATE, flags=cv2.INTER_LINEAR)
     if rng.random() < 0.2:
-        j = h * 0.08
-        src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
-        dst = src + rng.uniform(-j, j, (4, 2)).astype(np.float32)
-        a = cv2.warpPerspective(a, cv2.getPerspectiveTransform(src, dst), (w, h),
-                                borderMode=cv2.BORDER_REPLICATE, flags=cv2.INTER_LINEAR)
+        a = warp_corners(a, h * 0.08, rng)
     # uneven light (a linear gradient), low contrast
     if rng.random() < 0.3:
         g = np.linspace(float(rng.uniform(0.6, 1.0)), float(rng.uniform(0.8, 1.15)), w, dtype=np.float32)
