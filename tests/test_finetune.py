@@ -168,6 +168,44 @@ def test_rehearsal_lines_are_the_kinds_the_base_was_trained_on() -> None:
     assert [ln.text for ln in odd] != [lines[i].text for i in range(1, 24, 2)]
 
 
+def test_lookalikes_are_the_nearest_classifier_rows_to_yours() -> None:
+    """k nearest rows by cosine to each of your characters' rows, yours and blank left out."""
+    from ocr.models.crnn import CRNN, FAST32, CRNNConfig
+    from ocr.training.finetune import lookalikes
+
+    chars = ["<blank>", "1", "l", "I", "中", "国", "0", "O"]
+    model = CRNN(CRNNConfig(**{**FAST32.__dict__, "num_classes": len(chars)})).eval()
+    rows = torch.zeros_like(model.fc.weight)  # (C, r): three directions, a little apart within each
+    for i, (axis, tilt) in enumerate([(0, 0.0), (0, 0.1), (0, 0.2), (0, 0.3), (1, 0.0), (1, 0.1),
+                                      (2, 0.0), (2, 0.1)]):
+        rows[i, axis], rows[i, 3] = 1.0, tilt
+    with torch.no_grad():
+        model.fc.weight.copy_(rows)  # blank's row sits right beside 1's: still never a look-alike
+    assert lookalikes(model, chars, {"1"}, k=2) == {"l", "I"}
+    assert lookalikes(model, chars, {"1", "l"}, k=1) == {"I"}
+    assert lookalikes(model, chars, {"?"}) == set()
+
+
+def test_focus_rehearsal_lines_hold_a_lookalike_in_general_text() -> None:
+    """focus=0.5: the even lines hold a look-alike and a character that is neither a look-alike nor
+    yours; the odd lines are the default's lines, unchanged."""
+    from ocr.charset import load_charset
+    from ocr.training.finetune import Rehearsal
+    from ocr.training.synth import available_fonts
+
+    if not any(f.name == "noto-sans-sc" for f in available_fonts()):
+        pytest.skip("fonts-noto-cjk is not installed (make test installs it with apt)")
+    chars = load_charset().chars
+    yours = set("0123456789ABCDEFGHJKLMNPQRSTUVWXYZ京沪")
+    near = {"l", "I", "i", "o", "O", "凉"}
+    focused = Rehearsal(32, chars, seed=3, pool=64, focus=0.5, lookalike=near, yours=yours)
+    default = Rehearsal(32, chars, seed=3, pool=64)
+    for i in range(0, 16, 2):
+        text = focused.line(i).text
+        assert set(text) & near and set(text) - near - yours, text
+    assert [focused.line(i).text for i in range(1, 9, 2)] == [default.line(i).text for i in range(1, 9, 2)]
+
+
 def test_grown_confusions_are_what_the_fine_tune_reads_differently() -> None:
     """Only confusions counted more often after than before, largest growth first, with the first line
     where each is new; readings are normalised as bench scores them (full-width folds, spaces go)."""

@@ -60,3 +60,19 @@ def test_max_chars_keeps_lines_short(kind: str) -> None:
         text, img, _ = render_kind(kind, np.random.default_rng([8, i]), corpus, height=32, max_chars=6)
         assert 0 < len(text) <= 6 and text == text.rstrip(), (kind, text)
         assert img.shape[0] == 32
+
+
+def test_accept_redraws_the_text_before_rendering() -> None:
+    """A refused text is drawn again; the same seed without `accept` gives the unfiltered line; a kind
+    that never passes raises LookupError, not a font error."""
+    corpus = Corpus()
+    for i in range(4):
+        text, img, _ = render_kind("doc_sc", np.random.default_rng([9, i]), corpus, height=32,
+                                   accept=lambda t: any(c.isdigit() for c in t))
+        assert any(c.isdigit() for c in text) and img.shape[0] == 32
+    plain = [render_kind("doc_sc", np.random.default_rng([9, i]), corpus, height=32)[0] for i in range(4)]
+    again = [render_kind("doc_sc", np.random.default_rng([9, i]), corpus, height=32, accept=lambda t: True)[0]
+             for i in range(4)]
+    assert plain == again
+    with pytest.raises(LookupError, match="accepted"):
+        render_kind("plate", np.random.default_rng(0), corpus, accept=lambda t: False)

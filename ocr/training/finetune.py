@@ -17,7 +17,10 @@ What happens (every step is reported through `on_event` and written under the jo
    distort_line's rotation, shear, perspective, blur and JPEG) + a share of rendered
    general lines (rehearsal, `rehearsal` of the batch and of the loss: the kinds of line the base was
    trained on, with their scan and photo degradations; optionally some rare-character lines) so that
-   the model keeps reading general text; `user_batch` can put more of the user's (cheap, short) lines
+   the model keeps reading general text; half the rehearsal lines (rehearsal_focus) hold a character
+   that looks like one of the user's (the base's nearest classifier rows: l, I beside 1; o, O beside 0)
+   beside general text, where a fine-tune starts reading look-alikes as the user's characters;
+   `user_batch` can put more of the user's (cheap, short) lines
    in a batch without changing the rehearsal's share of the loss. The CNN learns at cnn_lr_mult x the
    rate (0.1 for 64-px bases: their convolutional features are what drifts). The rehearsal lines run in
    two width-sorted halves, each padded to its own widest line; on a CPU with native bfloat16 the
@@ -80,6 +83,7 @@ from ocr.preprocess import PreprocessConfig, border_level, pad_batch, preprocess
 from ocr.training.augment import distort_line, jitter_line
 from ocr.training.jobs import (
     DEFAULT_REHEARSAL,
+    DEFAULT_REHEARSAL_FOCUS,
     DEFAULT_REHEARSAL_RARE,
     DEFAULT_VAL_SLACK,
     PRECISIONS,
@@ -91,6 +95,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_REHEARSAL",
+    "DEFAULT_REHEARSAL_FOCUS",
     "DEFAULT_REHEARSAL_RARE",
     "FinetuneConfig",
     "FinetuneError",
@@ -105,6 +110,7 @@ __all__ = [
     "finetune",
     "frames_needed",
     "grown_confusions",
+    "lookalikes",
     "plan_labels",
     "read_lines",
     "reference_lines",
@@ -119,6 +125,7 @@ BLEND_GRID = (1.0, 0.85, 0.7, 0.55, 0.4)  # shares of the fine-tuned change trie
 MIN_REF_GAIN = (0.001, 0.05)
 REFERENCE_SEED = 20261126
 REHEARSAL_MAX_CHARS = 30  # as long as the base's training lines: the LSTM keeps its long context
+LOOKALIKE_K = 3  # classifier rows nearest to each of your characters' that count as its look-alikes
 MAX_LINES = 100_000
 STATE_EVERY_S = 30.0  # resumable state saved at least this often
 GROWN_TOP = 10  # confusions that grew on the reference set, reported with the result
@@ -194,6 +201,8 @@ class FinetuneConfig:
         weighing that share of the loss. user_batch: your lines per batch (0 = the rest of batch_size;
         None = default_user_batch(base)).
     rehearsal_rare: share of the rehearsal lines that are random rare characters (the rest: the kinds mix).
+    rehearsal_focus: share of the rehearsal lines drawn from the kinds mix until they hold a look-alike of
+        your characters (lookalikes: l or I beside 1, o or O beside 0), where a fine-tune's drift shows.
     schedule: the learning rate after warm-up, "constant" or "cosine" (lr_factor).
     ema: > 0: validate, keep and export an exponential moving average of the weights (decay `ema`, warmed
         up as min(ema, (1 + t) / (10 + t))) instead of the raw weights; 0: the raw weights; None:
@@ -239,6 +248,7 @@ class FinetuneConfig:
     kd_weight: float = 1.0
     schedule: str = "constant"
     rehearsal_rare: float = DEFAULT_REHEARSAL_RARE
+    rehearsal_focus: float = DEFAULT_REHEARSAL_FOCUS
     ema: float | None = None
     fresh: bool = False
     user_dir: str | None = None
@@ -248,7 +258,7 @@ class FinetuneConfig:
         return {k: getattr(self, k) for k in ("base", "batch_size", "user_batch", "rehearsal", "augment",
                                               "lr", "head", "head_lr_mult", "cnn_lr_mult", "precision",
                                               "warmup_steps", "val_share", "seed", "kd_weight", "schedule",
-                                              "rehearsal_rare", "ema")}
+                                              "rehearsal_rare", "rehearsal_focus", "ema")}
 
 
 @dataclass(frozen=True)
@@ -410,20 +420,43 @@ def _usable(rows: list[tuple[str, str, np.ndarray, int]], labels: list[str | Non
     return out
 
 
+def lookalikes(model: CRNN, chars: Sequence[str], yours: Collection[str], k: int = LOOKALIKE_K) -> set[str]:
+    """The characters whose classifier rows are nearest (cosine) to those of `yours`, k for each of your
+    characters, leaving out yours and blank: what a fine-tune on your lines starts reading as yours.
+    For a plate set on `crnn`: 1 -> I l i, 0 -> O o (, A -> a, D -> d O ), 京 -> 凉 涼 原."""
+    rows = torch.nn.functional.normalize(model.fc.weight.detach().float(), dim=1)  # (C, r)
+    index = {c: i for i, c in enumerate(chars) if i > 0}
+    ids = sorted({index[c] for c in yours if c in index})
+    if not ids:
+        return set()
+    sim = rows[ids] @ rows[: len(chars)].T  # (len(ids), C)
+    sim[:, ids] = -2.0
+    sim[:, 0] = -2.0
+    top = sim.topk(min(k, sim.shape[1]), dim=1).indices
+    return {chars[int(j)] for j in top.flatten()} - set(yours)
+
+
 class Rehearsal:
     """Rendered general lines, line i a pure function of (seed, i), memoised: the kinds of text the base
     model was trained on, mixed into every batch. A share `rare` of the lines, evenly spaced (0.5: the
     odd ones), are uniformly drawn characters in a training font (the base's rare classes); the others are
     ocr.training.synth.kinds lines in the base's training mix (simplified and traditional documents,
     form fields, signs, plates, handwriting-like, with their degradations), at most
-    REHEARSAL_MAX_CHARS characters."""
+    REHEARSAL_MAX_CHARS characters. A share `focus` of the lines (evenly spaced, half a period after the
+    rare ones; a line both is rare) are kinds lines redrawn until their text holds one of `lookalike`
+    and a character that is neither that nor one of `yours`: general text where the characters that look
+    like the user's are written (lookalikes), not one more line of the user's kind (a plate)."""
 
     def __init__(self, height: int, chars: Sequence[str], seed: int, pool: int = 4096,
-                 rare: float = DEFAULT_REHEARSAL_RARE) -> None:
+                 rare: float = DEFAULT_REHEARSAL_RARE, focus: float = DEFAULT_REHEARSAL_FOCUS,
+                 lookalike: Collection[str] = (), yours: Collection[str] = ()) -> None:
         from ocr.training.synth import Corpus, training_fonts
         from ocr.training.synth.kinds import kind_sampler
 
         self.height, self.seed, self.pool, self.rare = height, seed, pool, rare
+        self.focus = focus if lookalike else 0.0
+        self.lookalike = frozenset(lookalike)
+        self._near_or_yours = self.lookalike | frozenset(yours)
         self.known = set(chars[1:])
         self.fonts = training_fonts()
         if not self.fonts:
@@ -431,6 +464,9 @@ class Rehearsal:
         self.corpus = Corpus()
         self.draw_kind = kind_sampler()  # the bases' training mix, KIND_MIX
         self._cache: dict[int, Line] = {}
+
+    def _focus_text(self, text: str) -> bool:
+        return not self.lookalike.isdisjoint(text) and not self._near_or_yours.issuperset(text)
 
     def line(self, i: int) -> Line:
         """Line i of the pool (rendered on first use)."""
@@ -441,10 +477,15 @@ class Rehearsal:
         if i not in self._cache:
             rng = np.random.default_rng([self.seed, 777, i])
             rare = int((i + 1) * self.rare) > int(i * self.rare)  # evenly spaced, share self.rare
+            focus = not rare and int((i + 1) * self.focus + 0.5) > int(i * self.focus + 0.5)
+            accept = self._focus_text if focus else None
             while True:
                 if not rare:
-                    text, img, _ = render_kind(self.draw_kind(rng), rng, self.corpus, self.height,
-                                               max_chars=REHEARSAL_MAX_CHARS)
+                    try:
+                        text, img, _ = render_kind(self.draw_kind(rng), rng, self.corpus, self.height,
+                                                   max_chars=REHEARSAL_MAX_CHARS, accept=accept)
+                    except LookupError:  # a kind that never holds a look-alike (plates, for a plate set)
+                        continue
                     if text and all(c in self.known for c in text):
                         break
                     continue
@@ -753,6 +794,9 @@ def finetune(cfg: FinetuneConfig, on_event: Event | None = None,
     if not 0.0 <= cfg.rehearsal_rare <= 1.0:
         raise FinetuneError(f"the rare-character share of the rehearsal must be in [0, 1], "
                             f"got {cfg.rehearsal_rare}")
+    if not 0.0 <= cfg.rehearsal_focus <= 1.0 or cfg.rehearsal_rare + cfg.rehearsal_focus > 1.0:
+        raise FinetuneError(f"the look-alike share of the rehearsal must be in [0, 1] and, with the rare "
+                            f"share, at most 1; got {cfg.rehearsal_focus} (rare {cfg.rehearsal_rare})")
     if not 0.0 <= cfg.rehearsal < 1.0:
         raise FinetuneError(f"rehearsal share must be in [0, 1), got {cfg.rehearsal}")
     if cfg.batch_size < 1 or (cfg.user_batch or 0) < 0 or cfg.steps < 0 or cfg.minutes < 0:
@@ -878,6 +922,8 @@ def _run(cfg: FinetuneConfig, job: _Job, engine_name: str, emit: Event, stop: Ca
     lr = cfg.lr or default_lr(model.config)
     cnn_mult = default_cnn_lr_mult(model.config) if cfg.cnn_lr_mult is None else cfg.cnn_lr_mult
     base_lrs = (lr, lr * cfg.head_lr_mult, lr * cnn_mult)
+    if cnn_mult == 0:  # frozen convolutions: backward stops at the BiLSTM's input (no CNN gradients)
+        model.cnn.requires_grad_(False)
     precision = default_precision(model.config) if cfg.precision == "auto" else cfg.precision
     opt = torch.optim.AdamW([{"params": body, "lr": base_lrs[0]}, {"params": head, "lr": base_lrs[1]},
                              {"params": cnn, "lr": base_lrs[2]}], weight_decay=1e-4)
@@ -897,7 +943,15 @@ def _run(cfg: FinetuneConfig, job: _Job, engine_name: str, emit: Event, stop: Ca
         train_cpu, best_cer, best_step = state["train_cpu"], state["best_cer"], state["best_step"]
         cpu_prev, wall_prev = state["cpu"], state["wall"]
         best_state = state["best_model"]
-    rehearsal = Rehearsal(height, all_chars, cfg.seed, rare=cfg.rehearsal_rare) if cfg.rehearsal > 0 else None
+    rehearsal, near = None, set()
+    if teacher is not None:  # look-alikes from the base's rows, as they were before any step
+        near = lookalikes(teacher, chars, seen_chars) if cfg.rehearsal_focus > 0 else set()
+        if near:
+            note = (f"{cfg.rehearsal_focus:.0%} of the rehearsal lines hold one of the {len(near)} "
+                    f"look-alikes of your characters: {''.join(sorted(near))}")
+            emit({"kind": "info", "message": note})
+        rehearsal = Rehearsal(height, all_chars, cfg.seed, rare=cfg.rehearsal_rare, focus=cfg.rehearsal_focus,
+                              lookalike=near, yours=seen_chars)
     batches = _Batches(train, rehearsal, cfg)
     max_steps = cfg.steps or (0 if cfg.minutes else 300)
     budget_s = cfg.minutes * 60.0
@@ -1072,8 +1126,9 @@ def _run(cfg: FinetuneConfig, job: _Job, engine_name: str, emit: Event, stop: Ca
                                                      "head_lr_mult",
                                                      "warmup_steps", "seed", "threads", "minutes",
                                                      "val_slack", "max_forgetting", "head", "kd_weight",
-                                                     "schedule", "rehearsal_rare", "ema")},
+                                                     "schedule", "rehearsal_rare", "rehearsal_focus", "ema")},
                      "lr": lr, "cnn_lr_mult": cnn_mult, "precision": precision},
+        "rehearsal_lookalikes": "".join(sorted(near)),
         "before": before, "after": after, "reference_grown_confusions": grown,
         "eval": [{"name": k, "cer": v["cer"], "n": v["n"]} for k, v in after.items()],
         "reference_set": (f"sample_images/labels.tsv + {REFERENCE_RENDERED} simplified lines rendered in the "

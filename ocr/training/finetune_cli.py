@@ -14,7 +14,13 @@ import sys
 from types import FrameType
 from typing import Any
 
-from ocr.training.jobs import DEFAULT_REHEARSAL_RARE, DEFAULT_VAL_SLACK, PRECISIONS, SCHEDULES
+from ocr.training.jobs import (
+    DEFAULT_REHEARSAL_FOCUS,
+    DEFAULT_REHEARSAL_RARE,
+    DEFAULT_VAL_SLACK,
+    PRECISIONS,
+    SCHEDULES,
+)
 
 __all__ = ["add_finetune_command"]
 
@@ -39,7 +45,8 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
         eval_every_steps=args.eval_every_steps, reference=not args.no_reference, fresh=args.fresh,
         max_disk_mb=float(os.environ.get("OCR_FINETUNE_MAX_MB", "1024")), max_forgetting=args.max_forgetting,
         val_slack=args.val_slack, head=args.head, kd_weight=args.kd_weight, schedule=args.schedule,
-        rehearsal_rare=args.rehearsal_rare, ema=args.ema, cnn_lr_mult=args.cnn_lr_mult,
+        rehearsal_rare=args.rehearsal_rare, rehearsal_focus=args.rehearsal_focus,
+        ema=args.ema, cnn_lr_mult=args.cnn_lr_mult,
         precision=args.precision,
     )
     bar: Any = None
@@ -169,6 +176,10 @@ def add_finetune_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rehearsal-rare", type=float, default=DEFAULT_REHEARSAL_RARE,
                    help="share of the rehearsal lines that are random rare characters; the rest are lines of "
                         "the kinds the base was trained on (default 0: the kinds alone forgot least)")
+    p.add_argument("--rehearsal-focus", type=float, default=DEFAULT_REHEARSAL_FOCUS,
+                   help="share of the rehearsal lines that hold a look-alike of your characters (l, I beside "
+                        "1; o, O beside 0: the base's nearest classifier rows), where a fine-tune's drift "
+                        "shows (default %(default)s)")
     p.add_argument("--ema", type=float, default=None,
                    help="validate and keep a moving average of the weights with this decay (default: 0.99 "
                         "for crnn-fast, 0 for crnn; 0 = the weights themselves)")

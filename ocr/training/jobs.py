@@ -27,6 +27,7 @@ from ocr.errors import OCRError
 
 __all__ = [
     "DEFAULT_REHEARSAL",
+    "DEFAULT_REHEARSAL_FOCUS",
     "DEFAULT_REHEARSAL_RARE",
     "DEFAULT_VAL_SLACK",
     "PRECISIONS",
@@ -44,6 +45,9 @@ __all__ = [
 # share of each batch drawn from rendered general lines: docs/finetune.md has the measurement (here, not
 # in ocr.training.finetune, so that the app's page reads it without importing torch)
 DEFAULT_REHEARSAL = 0.5
+# share of the rehearsal lines that hold a look-alike of your characters (finetune.lookalikes; session 18:
+# less drift on the rendered held-out set with both bases, 3 runs)
+DEFAULT_REHEARSAL_FOCUS = 0.5
 DEFAULT_REHEARSAL_RARE = 0.0  # share of the rehearsal lines that are rare-character lines (session 14)
 # the final blend with the base may give up this much (relative) of the validation CER to forget less
 # (ocr.training.finetune, step 5)

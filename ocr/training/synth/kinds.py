@@ -85,6 +85,7 @@ SC_SONG_FONTS: tuple[FontSpec, ...] = (
 HAND_FONTS = ("ukai-cn", "lxgw-wenkai", "gkai00mp", "bkai00mp", "tw-kai", "cwkai")
 
 # Share of each kind in a training shard (sums to 1).
+ACCEPT_TRIES = 400  # texts render_kind draws for a line before it gives up on `accept`
 KIND_MIX: dict[str, float] = {
     "doc_sc": 0.30, "doc_tc": 0.30, "form": 0.12, "plate": 0.08, "sign": 0.12, "hand": 0.08,
 }
@@ -351,20 +352,23 @@ def _form_text(corpus: object, rng: np.random.Generator) -> str:
 
 
 def render_kind(kind: str, rng: np.random.Generator, corpus: object, height: int = 64,
-                held_out: bool = False, max_chars: int = 0) -> tuple[str, np.ndarray, str]:
+                held_out: bool = False, max_chars: int = 0, accept: Callable[[str], bool] | None = None,
+                ) -> tuple[str, np.ndarray, str]:
     """(text, image (height, W) uint8 as the model sees it, font name) for one line of `kind`.
 
     corpus: an ocr.training.synth.Corpus. held_out=True uses only the held-out faces (uming-cn for simplified
     text, HELD_OUT_TC_FONT for traditional) so a test set never shares a face with training.
     max_chars > 0: at most that many characters (text lines are drawn shorter, form fields cut there, as a
     tight crop cuts them): short lines for a fine-tune's rehearsal, where width is compute.
+    accept: a text it refuses is redrawn before anything is rendered (LookupError after
+    ACCEPT_TRIES refusals); None keeps every line as before.
     """
     from ocr.training.synth.fonts import HELD_OUT_FONT, font_by_name
 
     sc = [font_by_name(HELD_OUT_FONT)] if held_out else _sc_fonts()
     tc = tc_fonts(held_out)
     seed = int(rng.integers(2**31))
-    for _ in range(50):
+    for _ in range(50 if accept is None else ACCEPT_TRIES):
         if kind in ("doc_sc", "doc_tc", "hand", "sign"):
             n_max = 12 if kind == "sign" else 30
             text = corpus.line(rng, 1, min(n_max, max_chars or n_max))  # type: ignore[attr-defined]
@@ -380,6 +384,8 @@ def render_kind(kind: str, rng: np.random.Generator, corpus: object, height: int
             text = _converter(_OPENCC[int(rng.integers(len(_OPENCC)))]).convert(text)
             if not corpus.charset.covers(text):  # type: ignore[attr-defined]  # a rare converted form
                 continue
+        if accept is not None and not accept(text):
+            continue
         if kind == "plate":
             return text, _to_model_view(_plate(text, rng), height), "plate"
         if kind == "sign":
@@ -402,6 +408,8 @@ def render_kind(kind: str, rng: np.random.Generator, corpus: object, height: int
         if rng.random() < 0.25:
             img = _low_res(img, rng)
         return text, _to_model_view(img, height), font.name
+    if accept is not None:
+        raise LookupError(f"none of {ACCEPT_TRIES} drawn {kind} lines was accepted")
     raise RuntimeError(f"no installed font covers 50 drawn {kind} lines (install the fonts in FACTS.md)")
 
 
