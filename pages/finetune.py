@@ -199,6 +199,10 @@ def _finished(view: JobView) -> None:
         else:
             st.caption("On the general reference set no confusion grew: it reads those lines no worse, "
                        "character by character, than its base.")
+        looks = s.get("rehearsal_lookalikes")
+        if looks:
+            st.caption(f"Rehearsal lines holding look-alikes of your characters (the base's nearest classes) "
+                       f"kept these read as before: {looks}")
     blend = s.get("blend") or {}
     if blend.get("tried"):
         st.markdown(f"**Blend with the base against forgetting**: kept **a = {blend['kept']:g}** of the "

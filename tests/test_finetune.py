@@ -610,6 +610,8 @@ def test_finetune_page_idle_and_finished(tuned: tuple[Path, object, Path], monke
         assert any("written" in d.value.columns and "read as" in d.value.columns for d in at.dataframe)
     else:
         assert any("no confusion grew" in c.value for c in at.caption)
+    looks = meta["rehearsal_lookalikes"]  # the base's nearest classes to the set's characters
+    assert looks and any(looks in c.value for c in at.caption)
     assert any(o.endswith("(user:tiny)") for o in at.selectbox(key="ft_base").options)  # next base
     at.button(key="ft_to_bench").click().run()
     assert not at.exception, at.exception

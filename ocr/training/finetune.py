@@ -1144,6 +1144,7 @@ def _run(cfg: FinetuneConfig, job: _Job, engine_name: str, emit: Event, stop: Ca
     meta["disk_bytes"] = job.check_disk()
     _write_json(job.folder / "meta.json", meta)
     job.write_status(phase="done", message=f"{engine_name} is ready", step=step, after=after,
-                     disk_bytes=meta["disk_bytes"], blend=meta["blend"], reference_grown_confusions=grown)
+                     disk_bytes=meta["disk_bytes"], blend=meta["blend"], reference_grown_confusions=grown,
+                     rehearsal_lookalikes=meta["rehearsal_lookalikes"])
     emit({"kind": "done", "meta": meta})
     return FinetuneResult(cfg.name, engine_name, job.folder / "model.pt", meta, stopped_by, issues)
