@@ -184,8 +184,9 @@ def _finished(view: JobView) -> None:
     st.plotly_chart(curves_figure(view), key=f"{PREFIX}_curves_done", config={"displaylogo": False})
     before, after = s.get("before") or {}, s.get("after") or {}
     if after:
-        st.markdown("**Before / after** (greedy CER; the general reference set: the sample lines and 150 "
-                    "lines, simplified and traditional, rendered in faces no model trained on)")
+        st.markdown("**Before / after** (greedy CER; the general reference set: the sample lines and lines "
+                    "rendered in faces no model trained on: 100 simplified, and 50 traditional where that "
+                    "face is installed)")
         st.dataframe(before_after_frame(before, after, str(s.get("base", "base")), engine), hide_index=True,
                      width="stretch")
     if "reference" in after:
@@ -201,8 +202,8 @@ def _finished(view: JobView) -> None:
                        "character by character, than its base.")
         looks = s.get("rehearsal_lookalikes")
         if looks:
-            st.caption(f"Rehearsal lines holding look-alikes of your characters (the base's nearest classes) "
-                       f"kept these read as before: {looks}")
+            st.caption(f"The look-alikes of your characters (the base's nearest classes) that the "
+                       f"rehearsal lines were drawn to hold, so that they are not learnt as yours: {looks}")
     blend = s.get("blend") or {}
     if blend.get("tried"):
         st.markdown(f"**Blend with the base against forgetting**: kept **a = {blend['kept']:g}** of the "
