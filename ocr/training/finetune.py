@@ -945,7 +945,8 @@ def _run(cfg: FinetuneConfig, job: _Job, engine_name: str, emit: Event, stop: Ca
         best_state = state["best_model"]
     rehearsal, near = None, set()
     if teacher is not None:  # look-alikes from the base's rows, as they were before any step
-        near = lookalikes(teacher, chars, seen_chars) if cfg.rehearsal_focus > 0 else set()
+        if cfg.rehearsal_focus > 0:
+            near = lookalikes(teacher, chars, seen_chars)
         if near:
             note = (f"{cfg.rehearsal_focus:.0%} of the rehearsal lines hold one of the {len(near)} "
                     f"look-alikes of your characters: {''.join(sorted(near))}")

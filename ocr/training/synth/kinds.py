@@ -84,8 +84,8 @@ SC_SONG_FONTS: tuple[FontSpec, ...] = (
 )
 HAND_FONTS = ("ukai-cn", "lxgw-wenkai", "gkai00mp", "bkai00mp", "tw-kai", "cwkai")
 
-# Share of each kind in a training shard (sums to 1).
 ACCEPT_TRIES = 400  # texts render_kind draws for a line before it gives up on `accept`
+# Share of each kind in a training shard (sums to 1).
 KIND_MIX: dict[str, float] = {
     "doc_sc": 0.30, "doc_tc": 0.30, "form": 0.12, "plate": 0.08, "sign": 0.12, "hand": 0.08,
 }
