@@ -12,6 +12,8 @@ from ocr.engines.user import USER_PREFIX, finetunable_engines, list_user_models,
 from ocr.errors import OCRError
 from ocr.training.jobs import (
     DEFAULT_REHEARSAL,
+    REFERENCE_RENDERED,
+    REFERENCE_RENDERED_TC,
     JobRequest,
     JobView,
     cancel_job,
@@ -185,8 +187,8 @@ def _finished(view: JobView) -> None:
     before, after = s.get("before") or {}, s.get("after") or {}
     if after:
         st.markdown("**Before / after** (greedy CER; the general reference set: the sample lines and lines "
-                    "rendered in faces no model trained on: 100 simplified, and 50 traditional where that "
-                    "face is installed)")
+                    f"rendered in faces no model trained on: {REFERENCE_RENDERED} simplified, and "
+                    f"{REFERENCE_RENDERED_TC} traditional where that face is installed)")
         st.dataframe(before_after_frame(before, after, str(s.get("base", "base")), engine), hide_index=True,
                      width="stretch")
     if "reference" in after:
@@ -206,9 +208,13 @@ def _finished(view: JobView) -> None:
                        f"rehearsal lines were drawn to hold, so that they are not learnt as yours: {looks}")
     blend = s.get("blend") or {}
     if blend.get("tried"):
+        how = ""  # jobs before session 19 chose by the reference set; their meta has no "rule"
+        if blend.get("rule") == "walk":
+            how = (f"walking from the trained weights (a = 1) towards the base, the last share whose "
+                   f"validation CER is at most {blend['val_slack']:g} above theirs. ")
         st.markdown(f"**Blend with the base against forgetting**: kept **a = {blend['kept']:g}** of the "
-                    "fine-tuned change (weights = base + a × change). Lower a forgets less of the general "
-                    "text and learns less of yours:")
+                    f"fine-tuned change (weights = base + a × change): {how}Lower a forgets less of the "
+                    "general text and learns less of yours:")
         st.dataframe(blend_frame(blend["tried"], blend["kept"]), hide_index=True, width="stretch")
     _issues(view)
     if phase == "done" and st.button(f"Open the Benchmark page with {engine}", type="primary",

@@ -17,7 +17,6 @@ from typing import Any
 from ocr.training.jobs import (
     DEFAULT_REHEARSAL_FOCUS,
     DEFAULT_REHEARSAL_RARE,
-    DEFAULT_VAL_SLACK,
     PRECISIONS,
     SCHEDULES,
 )
@@ -158,9 +157,11 @@ def add_finetune_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--eval-every-steps", type=int, default=0, help="validate every N steps instead")
     p.add_argument("--no-reference", action="store_true",
                    help="skip the before/after measure on the general reference set")
-    p.add_argument("--val-slack", type=float, default=DEFAULT_VAL_SLACK,
-                   help="the final blend with the base may raise the validation CER this much (relative) "
-                        "to forget less (default 0.1; -1: keep the trained weights unblended)")
+    p.add_argument("--val-slack", type=float, default=None,
+                   help="the final blend walks from the trained weights towards the base while the "
+                        "validation CER stays within this much (absolute) of theirs, to forget less "
+                        "(default: 0.01 for crnn and its fine-tunes, 0.002 for crnn-fast; -1: keep the "
+                        "trained weights unblended)")
     p.add_argument("--max-forgetting", type=float, default=-1.0,
                    help="bound the reference CER's relative rise instead (e.g. 0.1), at the cost of your "
                         "validation CER; default off")

@@ -29,8 +29,9 @@ __all__ = [
     "DEFAULT_REHEARSAL",
     "DEFAULT_REHEARSAL_FOCUS",
     "DEFAULT_REHEARSAL_RARE",
-    "DEFAULT_VAL_SLACK",
     "PRECISIONS",
+    "REFERENCE_RENDERED",
+    "REFERENCE_RENDERED_TC",
     "SCHEDULES",
     "JobBusy",
     "JobRequest",
@@ -49,9 +50,8 @@ DEFAULT_REHEARSAL = 0.5
 # less drift on the rendered held-out set with both bases, 3 runs)
 DEFAULT_REHEARSAL_FOCUS = 0.5
 DEFAULT_REHEARSAL_RARE = 0.0  # share of the rehearsal lines that are rare-character lines (session 14)
-# the final blend with the base may give up this much (relative) of the validation CER to forget less
-# (ocr.training.finetune, step 5)
-DEFAULT_VAL_SLACK = 0.1
+REFERENCE_RENDERED = 100  # rendered held-out-font lines in the fine-tune's general reference set
+REFERENCE_RENDERED_TC = 50  # and traditional lines (OpenCC s2t) in the held-out traditional face
 PRECISIONS = ("auto", "fp32", "bf16")  # the training arithmetic (ocr.training.finetune.default_precision)
 SCHEDULES = ("constant", "cosine")  # the fine-tune's learning rate after warm-up (finetune.lr_factor)
 LOCK = ".job.json"
