@@ -248,6 +248,21 @@ def test_choose_blend_walks_towards_the_base_while_the_user_lines_allow() -> Non
     assert choose_blend(ref, 0.0100, 0.01, max_forgetting=0.1) == 0.85  # bound unreachable: the walk
 
 
+def test_no_walk_on_a_validation_set_too_small_to_show_the_slack(tmp_path: Path, user_dir: Path) -> None:
+    """crnn-fast's default slack (0.002) is under two characters of a 2-line validation set: every share
+    would read it alike, so the trained weights are kept and the job says why."""
+    _need_base()
+    from ocr.training.finetune import FinetuneConfig, finetune
+
+    data = write_set(tmp_path / "set", TEXTS)
+    events: list[dict] = []
+    finetune(FinetuneConfig(train=str(data), name="small", base=BASE, steps=1, batch_size=4, rehearsal=0.0,
+                            reference=True, val_share=0.25, threads=1), events.append)
+    blend = json.loads((user_dir / "small" / "meta.json").read_text(encoding="utf-8"))["blend"]
+    assert blend["kept"] == 1.0 and blend["tried"] == [] and blend["val_slack"] == 0.002
+    assert any(e["kind"] == "info" and e["message"].startswith("no blend with the base") for e in events)
+
+
 def test_blend_weights_interpolates_floats_only() -> None:
     from ocr.training.finetune import blend_weights
 
@@ -273,7 +288,8 @@ def tuned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, obje
     mp.setenv("OCR_USER_MODELS", str(users))
     events: list[dict] = []
     cfg = FinetuneConfig(train=str(data), name="tiny", base=BASE, steps=4, batch_size=4, rehearsal=0.25,
-                         eval_every_steps=2, reference=True, val_share=0.25, threads=1)
+                         eval_every_steps=2, reference=True, val_share=0.25, threads=1,
+                         val_slack=0.5)  # a slack its 2-line validation set can show: the walk runs
     result = finetune(cfg, events.append)
     yield users, (result, events), data
     mp.undo()
@@ -297,10 +313,10 @@ def test_finetune_writes_a_user_engine(tuned: tuple[Path, object, Path],
 
     blend = meta["blend"]  # the walk towards the base was measured share by share and one was kept
     tried = [r["a"] for r in blend["tried"]]
-    assert tried == list(BLEND_GRID[: len(tried)]) and blend["val_slack"] == 0.002  # crnn-fast's default
+    assert tried == list(BLEND_GRID[: len(tried)]) and blend["val_slack"] == 0.5
     val = [r["val_cer"] for r in blend["tried"]]
-    assert all(v <= val[0] + 0.002 + 1e-12 for v in val[1:-1])  # the walk went on while within the slack
-    assert len(tried) == len(BLEND_GRID) or val[-1] > val[0] + 0.002  # and ended at the grid's end or over
+    assert all(v <= val[0] + 0.5 + 1e-12 for v in val[1:-1])  # the walk went on while within the slack
+    assert len(tried) == len(BLEND_GRID) or val[-1] > val[0] + 0.5  # and ended at the grid's end or over
     ref_before = meta["before"]["reference"]["cer"]
     assert blend["kept"] == choose_blend(blend["tried"], ref_before, blend["val_slack"],
                                          blend["max_forgetting"])
@@ -622,10 +638,10 @@ def test_finetune_page_idle_and_finished(tuned: tuple[Path, object, Path], monke
         assert any("no confusion grew" in c.value for c in at.caption)
     looks = meta["rehearsal_lookalikes"]  # the base's nearest classes to the set's characters
     assert looks and any(looks in c.value for c in at.caption)
-    blend = meta["blend"]  # the walk towards the base, with its slack (crnn-fast's default), is explained
+    blend = meta["blend"]  # the walk towards the base, with its slack, is explained
     kept = f"a = {blend['kept']:g}"
     assert blend["rule"] == "walk"
-    assert any(kept in m.value and "at most 0.002 above" in m.value for m in at.markdown)
+    assert any(kept in m.value and "at most 0.5 above" in m.value for m in at.markdown)
     assert any(o.endswith("(user:tiny)") for o in at.selectbox(key="ft_base").options)  # next base
     at.button(key="ft_to_bench").click().run()
     assert not at.exception, at.exception

@@ -39,7 +39,8 @@ What happens (every step is reported through `on_event` and written under the jo
    to the base that your lines allow, since a fine-tune's forgetting grows with its distance from the
    base. With max_forgetting >= 0 the user's bound comes first: every share is scored, and the lowest
    validation CER among those whose reference CER rose by at most that much (relative) is kept, else the
-   walk's share. val_slack < 0 keeps the trained weights (a = 1). Every share tried is recorded with its
+   walk's share. val_slack < 0 keeps the trained weights (a = 1), as does a validation set too small to
+   show the slack (fewer than MIN_SLACK_CHARS characters' worth). Every share tried is recorded with its
    validation and reference CER.
 6. The kept weights are exported (fp16) as <user dir>/<name>/model.pt with meta.json: base, data hashes,
    steps, CPU time, before/after CER on the validation set and on a general reference set.
@@ -124,6 +125,9 @@ __all__ = [
 BLEND_GRID = (1.0, 0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.6, 0.5, 0.4)
 REFERENCE_SEED = 20261126
 REHEARSAL_MAX_CHARS = 30  # as long as the base's training lines: the LSTM keeps its long context
+# the walk needs a validation set on which the slack is at least this many characters: on fewer, every
+# share reads it alike (a 1-line set reads 0 errors from a = 1 to 0.4) and the walk would undo the fine-tune
+MIN_SLACK_CHARS = 2
 LOOKALIKE_K = 3  # classifier rows nearest to each of your characters' that count as its look-alikes
 MAX_LINES = 100_000
 STATE_EVERY_S = 30.0  # resumable state saved at least this often
@@ -1100,7 +1104,13 @@ def _run(cfg: FinetuneConfig, job: _Job, engine_name: str, emit: Event, stop: Ca
     blend: list[dict[str, float]] = []
     by_share: dict[float, dict[str, dict[str, float]]] = {}
     keep = 1.0
-    if reference and cfg.val_slack >= 0:
+    val_chars = sum(len(ln.text) for ln in val)
+    walk = cfg.max_forgetting >= 0 or val_chars * cfg.val_slack >= MIN_SLACK_CHARS
+    if reference and cfg.val_slack >= 0 and not walk:
+        note = (f"no blend with the base: on the validation set's {val_chars} characters a loss of "
+                f"{cfg.val_slack:g} CER is under {MIN_SLACK_CHARS} characters; the trained weights are kept")
+        emit({"kind": "info", "message": note})
+    if reference and cfg.val_slack >= 0 and walk:
         job.write_status(phase="final", message="blending with the base against forgetting")
         for a in BLEND_GRID:
             blended(a)
