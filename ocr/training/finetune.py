@@ -722,10 +722,16 @@ def choose_blend(rows: Sequence[dict[str, float]], ref_before: float, val_slack:
     if val_slack < 0:
         return keep
     for r in rows[1:]:
-        if r["val_cer"] > rows[0]["val_cer"] + val_slack + 1e-12:
+        if _past_slack(r, rows[0], val_slack):
             break
         keep = r["a"]
     return keep
+
+
+def _past_slack(row: dict[str, float], trained: dict[str, float], val_slack: float) -> bool:
+    """Whether a blend share's row reads the validation set more than `val_slack` (absolute CER) worse than
+    the trained weights' row: where the walk towards the base stops."""
+    return row["val_cer"] > trained["val_cer"] + val_slack + 1e-12
 
 
 def _dir_bytes(path: Path) -> int:
@@ -1104,23 +1110,24 @@ def _run(cfg: FinetuneConfig, job: _Job, engine_name: str, emit: Event, stop: Ca
     blend: list[dict[str, float]] = []
     by_share: dict[float, dict[str, dict[str, float]]] = {}
     keep = 1.0
-    val_chars = sum(len(ln.text) for ln in val)
-    walk = cfg.max_forgetting >= 0 or val_chars * cfg.val_slack >= MIN_SLACK_CHARS
-    if reference and cfg.val_slack >= 0 and not walk:
-        note = (f"no blend with the base: on the validation set's {val_chars} characters a loss of "
-                f"{cfg.val_slack:g} CER is under {MIN_SLACK_CHARS} characters; the trained weights are kept")
-        emit({"kind": "info", "message": note})
-    if reference and cfg.val_slack >= 0 and walk:
-        job.write_status(phase="final", message="blending with the base against forgetting")
-        for a in BLEND_GRID:
-            blended(a)
-            by_share[a] = scores(a)
-            blend.append({"a": a, "val_cer": by_share[a]["val"]["cer"],
-                          "ref_cer": by_share[a]["reference"]["cer"]})
-            emit({"kind": "blend", **blend[-1]})
-            if cfg.max_forgetting < 0 and blend[-1]["val_cer"] > blend[0]["val_cer"] + cfg.val_slack + 1e-12:
-                break  # the walk ends here: no share nearer the base is kept (choose_blend)
-        keep = choose_blend(blend, before["reference"]["cer"], cfg.val_slack, cfg.max_forgetting)
+    if reference and cfg.val_slack >= 0:
+        val_chars = sum(len(ln.text) for ln in val)
+        if cfg.max_forgetting >= 0 or val_chars * cfg.val_slack >= MIN_SLACK_CHARS:
+            job.write_status(phase="final", message="blending with the base against forgetting")
+            for a in BLEND_GRID:
+                blended(a)
+                by_share[a] = scores(a)
+                blend.append({"a": a, "val_cer": by_share[a]["val"]["cer"],
+                              "ref_cer": by_share[a]["reference"]["cer"]})
+                emit({"kind": "blend", **blend[-1]})
+                if cfg.max_forgetting < 0 and _past_slack(blend[-1], blend[0], cfg.val_slack):
+                    break  # the walk ends here: no share nearer the base is kept (choose_blend)
+            keep = choose_blend(blend, before["reference"]["cer"], cfg.val_slack, cfg.max_forgetting)
+        else:
+            note = (f"no blend with the base: on the validation set's {val_chars} characters a loss of "
+                    f"{cfg.val_slack:g} CER is under {MIN_SLACK_CHARS} characters; the trained weights are "
+                    "kept")
+            emit({"kind": "info", "message": note})
     blended(keep)
     after = by_share[keep] if keep in by_share else scores(keep)
     grown: list[dict[str, Any]] = []  # what the kept model reads differently from the base
