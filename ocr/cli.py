@@ -252,23 +252,23 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     else:
         stats = synth.render_shards(out, n=args.n, seed=args.seed, height=args.height,
                                     max_len=args.max_len, augment=not args.clean, progress=not args.quiet,
-                                    kinds=kinds)
+                                    kinds=kinds, prose=args.prose)
         print(json.dumps(stats))
     return 0
 
 
 def _kind_mix(spec: str) -> dict[str, float]:
-    """'all' -> KIND_MIX; 'doc_tc=0.5,plate=0.5' -> those shares (names checked against KIND_MIX)."""
+    """'all' -> KIND_MIX; 'doc_tc=0.5,symbol=0.5' -> those shares (names checked against KINDS)."""
     from ocr.errors import OCRError
-    from ocr.training.synth.kinds import KIND_MIX
+    from ocr.training.synth.kinds import KIND_MIX, KINDS
 
     if spec == "all":
         return dict(KIND_MIX)
     mix: dict[str, float] = {}
     for part in spec.split(","):
         name, _, share = part.partition("=")
-        if name not in KIND_MIX:
-            raise OCRError(f"unknown line kind {name!r}; choose from {', '.join(sorted(KIND_MIX))}")
+        if name not in KINDS:
+            raise OCRError(f"unknown line kind {name!r}; choose from {', '.join(KINDS)}")
         try:
             mix[name] = float(share or 1.0)
         except ValueError as exc:
@@ -386,6 +386,9 @@ def _add_extra_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--font", default="uming-cn", help="test set font (default: the held-out uming-cn)")
     p.add_argument("--max-len", type=int, default=24, help="longest training line (shards)")
     p.add_argument("--clean", action="store_true", help="no augmentation")
+    p.add_argument("--prose", type=float, default=0.0,
+                   help="shards: chance of a prose mark (——, ……, --, ·, ～) after each word of a sentence "
+                        "(0: the lines earlier sessions rendered for the seed)")
     p.add_argument("--kinds", default="",
                    help="kinds of line: 'all' (documents simplified + traditional, forms, plates, signs, "
                         "handwriting-like) or shares such as 'doc_tc=0.5,plate=0.5'; a test set then uses "

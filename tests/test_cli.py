@@ -146,3 +146,19 @@ def test_bench_zip_slip_writes_nothing_outside_and_cleans_up(tmp_path: Path) -> 
     assert not (tmp_path / "abs.png").exists()
     assert not (tmpdir.parent / "escaped.png").exists() and not (tmpdir / "escaped.png").exists()
     assert "zip-slip" in proc.stderr or proc.returncode == 2
+
+
+def test_synth_kinds_takes_the_symbol_kind_and_refuses_unknown_ones(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from ocr.training.synth import available_fonts
+
+    if not any(f.name == "noto-sans-sc" for f in available_fonts()):
+        pytest.skip("fonts-noto-cjk is not installed (make test installs it with apt)")
+    out = str(tmp_path / "sym")
+    assert main(["synth", "testset", out, "--kinds", "symbol=1", "--n", "3", "--quiet"]) == 0
+    rows = (tmp_path / "sym" / "labels.tsv").read_text(encoding="utf-8").splitlines()
+    assert len(rows) == 3 and all(r.startswith("symbol/") for r in rows)
+    assert main(["synth", "shards", str(tmp_path / "sh"), "--kinds", "symbol=1,plate=1", "--n", "4",
+                 "--prose", "0.3", "--quiet"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["lines"] == 4
+    _assert_one_line_error(_run("synth", "shards", str(tmp_path / "bad"), "--kinds", "symbols=1", "--n", "2"))

@@ -10,7 +10,7 @@ import pytest
 from ocr.charset import load_charset
 from ocr.preprocess import background_is_dark
 from ocr.training.synth import Corpus, available_fonts
-from ocr.training.synth.kinds import KIND_MIX, kind_lines, render_kind, render_kind_test_set
+from ocr.training.synth.kinds import KIND_MIX, KINDS, kind_lines, render_kind, render_kind_test_set
 
 pytestmark = pytest.mark.skipif(
     not any(f.name == "noto-sans-sc" for f in available_fonts()),
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-@pytest.mark.parametrize("kind", sorted(KIND_MIX))
+@pytest.mark.parametrize("kind", KINDS)
 def test_each_kind_renders_a_model_view_line(kind: str) -> None:
     corpus, cs = Corpus(), load_charset()
     for i in range(3):
@@ -53,13 +53,31 @@ def test_kind_test_set_names_the_kind_in_the_first_folder(tmp_path: Path) -> Non
     assert all((labels.parent / r[0]).exists() for r in rows)
 
 
-@pytest.mark.parametrize("kind", ["doc_tc", "form", "sign"])
+@pytest.mark.parametrize("kind", ["doc_tc", "form", "sign", "symbol"])
 def test_max_chars_keeps_lines_short(kind: str) -> None:
     corpus = Corpus()
     for i in range(6):
         text, img, _ = render_kind(kind, np.random.default_rng([8, i]), corpus, height=32, max_chars=6)
         assert 0 < len(text) <= 6 and text == text.rstrip(), (kind, text)
         assert img.shape[0] == 32
+
+
+def test_symbol_lines_draw_the_symbols_other_kinds_never_do() -> None:
+    """The "symbol" kind (outside the default mix, so the held-out kinds set is unchanged) puts the
+    charset's enumerations, relations, units, accents and code marks into lines; the default mix
+    draws almost none of them."""
+    assert "symbol" not in KIND_MIX and set(KIND_MIX) < set(KINDS)
+    corpus, cs = Corpus(), load_charset()
+
+    def marks(texts: list[str]) -> set[str]:
+        return {c for t in texts for c in t if not c.isascii() and not "\u4e00" <= c <= "\u9fff"}
+
+    symbol = [render_kind("symbol", np.random.default_rng([12, i]), corpus, height=32)[0] for i in range(60)]
+    mixed = [t for t, _, _ in kind_lines(60, seed=12, height=32)]
+    assert all(cs.covers(t) for t in symbol)
+    assert len(marks(symbol)) >= 40 and len(marks(symbol)) > 3 * len(marks(mixed))
+    assert any(c in "".join(symbol) for c in "①②③④⑤⑥⑦⑧⑨⑩") and "±" in "".join(
+        corpus.symbolic(np.random.default_rng([5, i]), 12) for i in range(200))
 
 
 def test_accept_redraws_the_text_before_rendering() -> None:

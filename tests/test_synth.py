@@ -57,6 +57,26 @@ def test_corpus_lines_are_in_charset_and_deterministic() -> None:
     assert any(c.isdigit() for c in joined) and any(c.isascii() and c.isalpha() for c in joined)
 
 
+
+def test_corpus_prose_marks() -> None:
+    """prose > 0 puts dashes, ellipses and interpuncts between words (inside the charset, within the
+    length); 0 keeps the old lines (the held-out sets are rendered with it)."""
+    from ocr.training.synth.corpus import _PUNCT_PROSE
+
+    cs = load_charset()
+    plain, prose = Corpus(), Corpus(prose=0.3)
+    lines = [prose.line(np.random.default_rng([3, i]), 1, 30) for i in range(300)]
+    assert lines == [prose.line(np.random.default_rng([3, i]), 1, 30) for i in range(300)]
+    assert all(1 <= len(t) <= 30 and cs.covers(t) for t in lines)
+    joined = "".join(lines)
+    assert all(mark in joined for mark in ("——", "……", "·", "～"))
+    old = [plain.line(np.random.default_rng([3, i]), 1, 30) for i in range(300)]
+    assert old == [Corpus(prose=0.0).line(np.random.default_rng([3, i]), 1, 30) for i in range(300)]
+    assert sum("——" in t for t in old) < sum("——" in t for t in lines)
+    assert all(cs.covers(m) for m in _PUNCT_PROSE)
+    with pytest.raises(ValueError, match="prose"):
+        Corpus(prose=1.0)
+
 @needs_fonts
 @pytest.mark.parametrize("augment", [False, True])
 def test_render_line_deterministic(augment: bool) -> None:
@@ -99,6 +119,12 @@ def test_shard_round_trip(tmp_path: Path) -> None:
     sh2 = load_shard(sorted(again.glob("shard_*.npz"))[0])
     assert sh2.labels == sh.labels and np.array_equal(sh2.pixels, sh.pixels)
     assert render_shards(tmp_path, n=7, seed=5, shard_size=4, max_len=6)["lines"] == 0
+    # prose marks reach the shards' labels
+    marked = tmp_path / "prose"
+    render_shards(marked, n=12, seed=5, shard_size=12, max_len=24, prose=0.5)
+    from ocr.training.synth.corpus import _PUNCT_PROSE
+
+    assert any(m in t for t in load_shard(marked / "shard_00000.npz").labels for m in _PUNCT_PROSE)
 
 
 @needs_fonts

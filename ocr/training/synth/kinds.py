@@ -26,8 +26,10 @@ from ocr.training.synth.fonts import FontSpec, font_covers, pil_font
 from ocr.training.synth.render import render_line
 
 __all__ = [
+    "EXTRA_KINDS",
     "HAND_FONTS",
     "HELD_OUT_TC_FONT",
+    "KINDS",
     "KIND_MIX",
     "SC_SONG_FONTS",
     "SIGN_FONTS",
@@ -89,6 +91,12 @@ ACCEPT_TRIES = 400  # texts render_kind draws for a line before it gives up on `
 KIND_MIX: dict[str, float] = {
     "doc_sc": 0.30, "doc_tc": 0.30, "form": 0.12, "plate": 0.08, "sign": 0.12, "hand": 0.08,
 }
+
+# Kinds outside the default mix (KIND_MIX, which the held-out kinds set and the fine-tune's rehearsal
+# use unchanged): "symbol", lines around the symbols documents, forms and lab reports carry (Corpus.symbolic),
+# rendered as document lines. Name it in a mix (`--kinds ...,symbol=0.1`) to draw it.
+EXTRA_KINDS: tuple[str, ...] = ("symbol",)
+KINDS: tuple[str, ...] = (*sorted(KIND_MIX), *EXTRA_KINDS)
 
 _PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
 _PLATE_ALNUM = "ABCDEFGHJKLMNPQRSTUVWXYZ0123456789"
@@ -377,8 +385,11 @@ def render_kind(kind: str, rng: np.random.Generator, corpus: object, height: int
             text = text[:max_chars].rstrip() if max_chars else text
         elif kind == "plate":
             text = _plate_text(rng)
+        elif kind == "symbol":
+            text = corpus.symbolic(rng, int(rng.integers(2, max(3, min(24, max_chars or 24)))))  # type: ignore[attr-defined]
+            text = text[:max_chars].rstrip() if max_chars else text
         else:
-            raise ValueError(f"unknown line kind {kind!r}; choose from {sorted(KIND_MIX)}")
+            raise ValueError(f"unknown line kind {kind!r}; choose from {', '.join(KINDS)}")
         trad = kind == "doc_tc" or (kind in ("form", "sign", "hand") and rng.random() < 0.4)
         if trad:
             text = _converter(_OPENCC[int(rng.integers(len(_OPENCC)))]).convert(text)
@@ -426,13 +437,14 @@ def kind_sampler(mix: dict[str, float] | None = None) -> Callable[[np.random.Gen
 
 
 def kind_lines(n: int, seed: int, height: int = 64, mix: dict[str, float] | None = None,
-               held_out: bool = False) -> Iterator[tuple[str, np.ndarray, str]]:
+               held_out: bool = False, prose: float = 0.0) -> Iterator[tuple[str, np.ndarray, str]]:
     """(text, image (height, W), kind/font) for n lines drawn from `mix` (default KIND_MIX); line i is
-    fully determined by (seed, i)."""
+    fully determined by (seed, i). prose: Corpus(prose=...), the chance of a dash or ellipsis after a
+    word."""
     from ocr.training.synth.corpus import Corpus
 
     draw_kind = kind_sampler(mix)
-    corpus = Corpus()
+    corpus = Corpus(prose=prose)
     for i in range(n):
         rng = np.random.default_rng([seed, i, 17])
         kind = draw_kind(rng)

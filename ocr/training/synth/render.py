@@ -153,9 +153,10 @@ def _pick_font(text: str, fonts: list[FontSpec], rng: np.random.Generator) -> Fo
 
 
 def corpus_lines(n: int, seed: int, fonts: list[FontSpec], height: int, augment: bool, min_len: int,
-                 max_len: int) -> Iterator[tuple[str, np.ndarray, str]]:
-    """(text, image (H, W), font name) for n lines; line i is fully determined by (seed, i)."""
-    corpus = Corpus()
+                 max_len: int, prose: float = 0.0) -> Iterator[tuple[str, np.ndarray, str]]:
+    """(text, image (H, W), font name) for n lines; line i is fully determined by (seed, i).
+    prose: Corpus(prose=...), the chance of a dash or ellipsis after a word."""
+    corpus = Corpus(prose=prose)
     for i in range(n):
         rng = np.random.default_rng([seed, i])
         while True:

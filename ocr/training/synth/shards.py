@@ -40,12 +40,15 @@ class Shard:
 
 def render_shards(out_dir: Path, n: int, seed: int = 0, height: int = 64, shard_size: int = 1000,
                   max_len: int = 24, augment: bool = True, fonts: list[FontSpec] | None = None,
-                  progress: bool = False, kinds: dict[str, float] | None = None) -> dict[str, float]:
+                  progress: bool = False, kinds: dict[str, float] | None = None,
+                  prose: float = 0.0) -> dict[str, float]:
     """Pre-render n training lines (training fonts, held-out font excluded) into shard_XXXXX.npz files.
 
     kinds: draw lines from these kinds of line with these shares (ocr.training.synth.kinds.KIND_MIX:
     simplified/traditional documents, form fields, plates, signs, handwriting-like) instead of the
     document-line corpus alone.
+    prose: chance of a prose mark (——, ……, -, ·, ～) after each word of a sentence (Corpus(prose=...));
+    0 renders the lines earlier sessions rendered for the same seed.
 
     Existing complete shards are kept (the call resumes). Returns {"lines", "seconds", "lines_per_s"}.
     """
@@ -72,9 +75,9 @@ def render_shards(out_dir: Path, n: int, seed: int = 0, height: int = 64, shard_
         if kinds:
             from ocr.training.synth.kinds import kind_lines
 
-            lines = kind_lines(count, seed * 100_003 + s, height, kinds)
+            lines = kind_lines(count, seed * 100_003 + s, height, kinds, prose=prose)
         else:
-            lines = corpus_lines(count, seed * 100_003 + s, fonts, height, augment, 1, max_len)
+            lines = corpus_lines(count, seed * 100_003 + s, fonts, height, augment, 1, max_len, prose)
         for text, img, _ in lines:
             cols.append(img.T)
             labels.append(text)
