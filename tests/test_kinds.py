@@ -10,7 +10,14 @@ import pytest
 from ocr.charset import load_charset
 from ocr.preprocess import background_is_dark
 from ocr.training.synth import Corpus, available_fonts
-from ocr.training.synth.kinds import KIND_MIX, KINDS, kind_lines, render_kind, render_kind_test_set
+from ocr.training.synth.kinds import (
+    KIND_MIX,
+    KINDS,
+    SIGN_FONTS,
+    kind_lines,
+    render_kind,
+    render_kind_test_set,
+)
 
 pytestmark = pytest.mark.skipif(
     not any(f.name == "noto-sans-sc" for f in available_fonts()),
@@ -53,7 +60,7 @@ def test_kind_test_set_names_the_kind_in_the_first_folder(tmp_path: Path) -> Non
     assert all((labels.parent / r[0]).exists() for r in rows)
 
 
-@pytest.mark.parametrize("kind", ["doc_tc", "form", "sign", "symbol"])
+@pytest.mark.parametrize("kind", ["doc_tc", "form", "sign", "symbol", "scene"])
 def test_max_chars_keeps_lines_short(kind: str) -> None:
     corpus = Corpus()
     for i in range(6):
@@ -94,3 +101,17 @@ def test_accept_redraws_the_text_before_rendering() -> None:
     assert plain == again
     with pytest.raises(LookupError, match="accepted"):
         render_kind("plate", np.random.default_rng(0), corpus, accept=lambda t: False)
+
+
+def test_scene_lines_are_sign_words_and_a_crop_can_cut_the_letters() -> None:
+    """"scene" draws short words without punctuation in the sign faces; some crops cut the letters (the
+    line is then lower than an uncut line of the same face and size would be)."""
+    corpus, cs = Corpus(), load_charset()
+    lines = [render_kind("scene", np.random.default_rng([21, i]), corpus, height=64) for i in range(24)]
+    assert all(0 < len(t) <= 10 and t.isalnum() and cs.covers(t) for t, _, _ in lines)
+    assert {f for _, _, f in lines} <= {f.name for f in SIGN_FONTS}
+    from ocr.training.synth.kinds import _scene
+
+    font = next(f for f in SIGN_FONTS if Path(f.path).exists())
+    heights = {_scene("招牌", font, np.random.default_rng(s)).shape[0] for s in range(40)}
+    assert len(heights) > 5  # extrusion depth, padding and cuts vary the crop

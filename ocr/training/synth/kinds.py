@@ -94,8 +94,10 @@ KIND_MIX: dict[str, float] = {
 
 # Kinds outside the default mix (KIND_MIX, which the held-out kinds set and the fine-tune's rehearsal
 # use unchanged): "symbol", lines around the symbols documents, forms and lab reports carry (Corpus.symbolic),
-# rendered as document lines. Name it in a mix (`--kinds ...,symbol=0.1`) to draw it.
-EXTRA_KINDS: tuple[str, ...] = ("symbol",)
+# rendered as document lines; "scene", shop-sign crops as a camera sees them (_scene: extruded 3-D letters,
+# wide spacing, glyphs cut at the top or bottom by a tight crop). Name one in a mix
+# (`--kinds ...,symbol=0.1`) to draw it.
+EXTRA_KINDS: tuple[str, ...] = ("scene", "symbol")
 KINDS: tuple[str, ...] = (*sorted(KIND_MIX), *EXTRA_KINDS)
 
 _PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
@@ -342,6 +344,55 @@ def _sign(text: str, font: FontSpec, rng: np.random.Generator) -> np.ndarray:
     return _photo_degrade(np.asarray(img), rng)
 
 
+def _scene(text: str, font: FontSpec, rng: np.random.Generator) -> np.ndarray:
+    """A shop sign as a camera crops it (real_samples' 3-D and cut-off sign words): bold letters, often
+    extruded (the face drawn over 2-12 copies stepped along one direction in a side colour) and widely
+    spaced, on a sign panel; the crop often cuts 5-30 % off the top or the bottom of the letters. Then
+    perspective, blur, noise and JPEG: (h, w, 3) uint8 RGB."""
+    def luma(c: np.ndarray) -> float:
+        return float(0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2])
+
+    while True:
+        bg, fg = rng.integers(0, 256, 3), rng.integers(0, 256, 3)
+        if abs(luma(bg) - luma(fg)) > 60:
+            break
+    size = int(rng.integers(36, 72))
+    f = pil_font(font.path, font.index, size)
+    spacing = size * rng.uniform(0.05, 0.7) if rng.random() < 0.5 else 0.0
+    depth = int(rng.integers(2, max(3, size // 5))) if rng.random() < 0.6 else 0
+    dx, dy = [(1, 1), (-1, 1), (0, 1), (1, 0), (1, -1)][int(rng.integers(5))]
+    side = fg * rng.uniform(0.2, 0.6) if rng.random() < 0.5 else bg * rng.uniform(0.3, 0.7) + 20
+    side = np.clip(side, 0, 255)
+    advances = [f.getlength(c) + spacing for c in text]
+    pad = int(size * rng.uniform(0.15, 0.5))
+    w = int(sum(advances) - spacing) + 2 * pad + depth
+    h = int(size * 1.25) + pad + depth
+    panel = np.zeros((h, w, 3), np.float32) + bg.astype(np.float32)
+    grad = np.linspace(rng.uniform(-40, 0), rng.uniform(0, 40), h, dtype=np.float32)[:, None, None]
+    img = Image.fromarray(np.clip(panel + grad, 0, 255).astype(np.uint8))
+    mask = Image.new("L", (w, h), 0)
+    d, dm = ImageDraw.Draw(img), ImageDraw.Draw(mask)
+    x0 = pad + (depth if dx < 0 else 0)
+    y0 = pad // 2 + (depth if dy < 0 else 0)
+    for step in range(depth, 0, -1):  # the extrusion, back to front
+        x = x0
+        for c, adv in zip(text, advances, strict=True):
+            d.text((x + step * dx, y0 + step * dy), c, font=f, fill=tuple(int(v) for v in side))
+            x += adv
+    x = x0
+    for c, adv in zip(text, advances, strict=True):
+        d.text((x, y0), c, font=f, fill=tuple(int(v) for v in fg))
+        dm.text((x, y0), c, font=f, fill=255)
+        x += adv
+    a = np.asarray(img)
+    rows = np.where(np.asarray(mask).max(axis=1) > 0)[0]
+    if rows.size and rng.random() < 0.4:  # a tight crop through the letters, at the top or the bottom
+        top, bottom = int(rows[0]), int(rows[-1])
+        cut = int((bottom - top) * rng.uniform(0.05, 0.3))
+        a = a[top + cut:] if rng.random() < 0.5 else a[: bottom - cut + 1]
+    return _photo_degrade(np.ascontiguousarray(a), rng)
+
+
 def _form_text(corpus: object, rng: np.random.Generator) -> str:
     cn, en = _FORM_FIELDS[int(rng.integers(len(_FORM_FIELDS)))]
     label = [cn, f"{cn} {en}", f"{cn}/{en}", f"{en}", f"{cn}({en})"][int(rng.integers(5))]
@@ -380,6 +431,11 @@ def render_kind(kind: str, rng: np.random.Generator, corpus: object, height: int
         if kind in ("doc_sc", "doc_tc", "hand", "sign"):
             n_max = 12 if kind == "sign" else 30
             text = corpus.line(rng, 1, min(n_max, max_chars or n_max))  # type: ignore[attr-defined]
+        elif kind == "scene":  # a shop name or a slogan: words, digits and letters, no punctuation
+            n_max = min(10, max_chars or 10)
+            text = "".join(c for c in corpus.line(rng, 2, n_max) if c.isalnum())  # type: ignore[attr-defined]
+            if not text:
+                continue
         elif kind == "form":
             text = _form_text(corpus, rng)
             text = text[:max_chars].rstrip() if max_chars else text
@@ -390,7 +446,7 @@ def render_kind(kind: str, rng: np.random.Generator, corpus: object, height: int
             text = text[:max_chars].rstrip() if max_chars else text
         else:
             raise ValueError(f"unknown line kind {kind!r}; choose from {', '.join(KINDS)}")
-        trad = kind == "doc_tc" or (kind in ("form", "sign", "hand") and rng.random() < 0.4)
+        trad = kind == "doc_tc" or (kind in ("form", "sign", "hand", "scene") and rng.random() < 0.4)
         if trad:
             text = _converter(_OPENCC[int(rng.integers(len(_OPENCC)))]).convert(text)
             if not corpus.charset.covers(text):  # type: ignore[attr-defined]  # a rare converted form
@@ -399,7 +455,7 @@ def render_kind(kind: str, rng: np.random.Generator, corpus: object, height: int
             continue
         if kind == "plate":
             return text, _to_model_view(_plate(text, rng), height), "plate"
-        if kind == "sign":
+        if kind in ("sign", "scene"):
             pool = [f for f in SIGN_FONTS if _exists(f)] if not held_out else sc + tc
         elif kind == "hand":
             pool = [f for f in [*_sc_fonts(), *tc_fonts()] if f.name in HAND_FONTS] if not held_out else sc
@@ -410,6 +466,8 @@ def render_kind(kind: str, rng: np.random.Generator, corpus: object, height: int
             continue
         if kind == "sign":
             img = _sign(text, font, rng)
+        elif kind == "scene":
+            img = _scene(text, font, rng)
         elif kind == "hand":
             img = _hand_line(text, font, rng)
         else:
