@@ -294,7 +294,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     config = TrainConfig(
         shards=tuple(Path(d) for d in args.shards), run_dir=Path(args.run_dir), init=args.init,
         arch=args.arch,
-        steps=args.steps, batch_size=args.batch_size, lr=args.lr, freeze_layers=args.freeze_layers,
+        steps=args.steps, batch_size=args.batch_size, lr=args.lr, head_lr_mult=args.head_lr_mult,
+        freeze_layers=args.freeze_layers,
         eval_every=args.eval_every, eval_sets=tuple(Path(p) for p in args.eval),
         export=Path(args.export) if args.export else None, threads=args.threads,
         seed=args.seed, time_limit_s=args.time_limit, progress=not args.quiet,
@@ -347,6 +348,9 @@ def _add_extra_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lr-schedule", choices=["constant", "cosine"], default="constant",
                    help="cosine: warm-up, then decay to 2%% of --lr at --steps (follows the step on resume)")
     p.add_argument("--warmup-steps", type=int, default=0)
+    p.add_argument("--head-lr-mult", type=float, default=5.0,
+                   help="the classifier's learning rate as a multiple of --lr (a continuation of a "
+                        "trained model wants a low one: a high one inflates the biases of classes it adds)")
     p.add_argument("--head-rank", type=int, default=0,
                    help="start from a rank-R SVD factorisation of the initial model's classifier")
     p.add_argument("--freeze-layers", type=int, default=0)
