@@ -295,7 +295,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         shards=tuple(Path(d) for d in args.shards), run_dir=Path(args.run_dir), init=args.init,
         arch=args.arch,
         steps=args.steps, batch_size=args.batch_size, lr=args.lr, head_lr_mult=args.head_lr_mult,
-        freeze_layers=args.freeze_layers,
+        freeze_layers=args.freeze_layers, freeze_body=args.freeze_body,
         eval_every=args.eval_every, eval_sets=tuple(Path(p) for p in args.eval),
         export=Path(args.export) if args.export else None, threads=args.threads,
         seed=args.seed, time_limit_s=args.time_limit, progress=not args.quiet,
@@ -354,6 +354,8 @@ def _add_extra_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--head-rank", type=int, default=0,
                    help="start from a rank-R SVD factorisation of the initial model's classifier")
     p.add_argument("--freeze-layers", type=int, default=0)
+    p.add_argument("--freeze-body", action="store_true",
+                   help="train only the classifier (proj + fc): the CNN and BiLSTM stay fixed")
     p.add_argument("--augment", action="store_true",
                    help="jitter each line as it is batched (width, framing, contrast, gamma, noise)")
     p.add_argument("--eval", action="append", default=[],

@@ -254,6 +254,24 @@ def test_fine_tune_with_a_low_rank_head(tiny_data: tuple[Path, Path], tmp_path: 
     assert parent["steps"] == 0 and parent["init"] == "random (compact)"  # type: ignore[index]
 
 
+def test_freeze_body_trains_only_the_classifier(tiny_data: tuple[Path, Path], tmp_path: Path) -> None:
+    """freeze_body: after two steps the CNN and the BiLSTM are the starting model's, the classifier
+    (proj + fc) moved."""
+    shards, labels = tiny_data
+    parent = train(_config(tmp_path / "p", shards, labels, steps=1))
+    start, _ = load_checkpoint(parent)
+    cfg = replace(_config(tmp_path / "c", shards, labels, steps=2), init=str(parent), freeze_body=True,
+                  eval_sets=(), export=None)
+    train(cfg)
+    after = torch.load(tmp_path / "c" / "run" / "last.pt", weights_only=False)["model"]
+    before = start.state_dict()
+    body = [k for k in after if k.startswith(("cnn.", "rnn."))]
+    assert body and all(torch.equal(after[k].float(), before[k].float()) for k in body)
+    moved = [k for k in after if k.startswith(("fc.", "proj.")) and k in before
+             and not torch.allclose(after[k].float(), before[k].float())]
+    assert moved, "the classifier did not train"
+
+
 def test_shard_files_joins_folders_in_order(tmp_path: Path) -> None:
     layout = (("b", ["shard_00001.npz", "shard_00000.npz", "other.npz"]), ("a", ["shard_00000.npz"]))
     for folder, names in layout:

@@ -15,6 +15,8 @@ class TrainConfig:
     init: "ddddocr" (port common.onnx, slice to the charset), a checkpoint path (fine-tune from it),
           or "" (random init of `arch`).
     freeze_layers: how many leading modules of model.cnn stay frozen (0 = train everything).
+    freeze_body: train only the classifier (proj + fc); the CNN and the BiLSTM stay as they are (a
+          continuation that should teach classes without moving what the features read).
     eval_sets: labels.tsv files scored every `eval_every` steps (first `eval_limit` lines, evenly
           spaced); the first one picks the best checkpoint.
     time_limit_s: stop (and save) after this much wall time in this call; 0 = no limit.
@@ -48,6 +50,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     augment: bool = False
     freeze_layers: int = 0
+    freeze_body: bool = False
     max_width: int = 1600
     eval_every: int = 200
     eval_sets: tuple[Path, ...] = ()

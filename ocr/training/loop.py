@@ -116,7 +116,7 @@ def train(config: TrainConfig) -> Path:
     else:
         model, origin = build_model(cfg, charset)
         state = None
-    frozen = list(model.cnn.children())[: cfg.freeze_layers]
+    frozen = [model.cnn, model.rnn] if cfg.freeze_body else list(model.cnn.children())[: cfg.freeze_layers]
     for m in frozen:
         for p in m.parameters():
             p.requires_grad_(False)
