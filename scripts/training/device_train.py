@@ -93,7 +93,7 @@ def use_packed_fonts() -> int:
 
 
 def make_dataset(batch: int, height: int, max_width: int, seed: int, plates: float = 0.0,
-                 symbols: float = 0.0, prose: float = 0.0):
+                 extra: dict[str, float] | None = None, prose: float = 0.0):
     import numpy as np
     import torch
     from PIL import Image
@@ -108,8 +108,9 @@ def make_dataset(batch: int, height: int, max_width: int, seed: int, plates: flo
     if plates:  # raise the plate share to `plates`, the other kinds scaled down
         rest = 1 - mix["plate"]
         mix = {k: plates if k == "plate" else v * (1 - plates) / rest for k, v in mix.items()}
-    if symbols:  # the symbol kind (session 20) at `symbols`, the others scaled down
-        mix = {**{k: v * (1 - symbols) for k, v in mix.items()}, "symbol": symbols}
+    if extra:  # kinds outside KIND_MIX (kinds.EXTRA_KINDS, session 20) at their shares, the rest scaled
+        rest = 1 - sum(extra.values())
+        mix = {**{k: v * rest for k, v in mix.items()}, **extra}
     names = [*sorted(mix), "long"]
     p = np.asarray([0.9 * mix[k] for k in sorted(mix)] + [0.1])
 
@@ -178,8 +179,8 @@ def main() -> None:
                     help="crnn_fast_g: DEPTHS:HIDDEN:HEAD_RANK for ocr.models.port.grow of crnn-fast")
     ap.add_argument("--tag", default="session 13", help="who made the exports, for their metadata")
     ap.add_argument("--plates", type=float, default=0.0, help="plate share of the kinds (0: KIND_MIX's)")
-    ap.add_argument("--symbols", type=float, default=0.0,
-                    help="share of the symbol kind (Corpus.symbolic; session 20), the others scaled down")
+    ap.add_argument("--extra-kinds", default="",
+                    help="kinds outside KIND_MIX and their shares, e.g. scene=0.07,symbol=0.07 (session 20)")
     ap.add_argument("--prose", type=float, default=0.0,
                     help="chance of a prose mark (——, ……) after each word of a sentence (Corpus(prose=...))")
     ap.add_argument("--seed", type=int, default=1010)
@@ -226,7 +227,8 @@ def main() -> None:
         models[name], metas[name], bases[name] = m, meta, (lr, lr * head_mult)
     ctc = torch.nn.CTCLoss(blank=0, zero_infinity=True)
 
-    data = make_dataset(args.batch, 64, 2400, args.seed, args.plates, args.symbols, args.prose)
+    extra = {k: float(v) for k, v in (kv.split("=") for kv in args.extra_kinds.split(",") if kv)}
+    data = make_dataset(args.batch, 64, 2400, args.seed, args.plates, extra, args.prose)
     loader = torch.utils.data.DataLoader(data, batch_size=None, num_workers=args.workers, prefetch_factor=6,
                                          persistent_workers=True)
     q: queue.Queue = queue.Queue(maxsize=64)
@@ -249,7 +251,7 @@ def main() -> None:
     last_save, mid_saved = t0, False
 
     plate_note = f" with plates at {args.plates:.0%}" if args.plates else ""
-    plate_note += f", symbol lines at {args.symbols:.0%}" if args.symbols else ""
+    plate_note += "".join(f", {k} lines at {v:.0%}" for k, v in extra.items())
     plate_note += f", prose marks {args.prose}" if args.prose else ""
 
     def export(tag: str) -> None:
