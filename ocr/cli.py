@@ -291,13 +291,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     if args.arch not in ARCHS:
         raise ValueError(f"unknown --arch {args.arch!r}; choose from {', '.join(ARCHS)}")
+    # the best evaluated checkpoint goes to --export, else into the run: never over a shipped model unnamed
+    export = Path(args.export) if args.export else (Path(args.run_dir) / "best.pt" if args.eval else None)
     config = TrainConfig(
         shards=tuple(Path(d) for d in args.shards), run_dir=Path(args.run_dir), init=args.init,
         arch=args.arch,
         steps=args.steps, batch_size=args.batch_size, lr=args.lr, head_lr_mult=args.head_lr_mult,
         freeze_layers=args.freeze_layers, freeze_body=args.freeze_body,
         eval_every=args.eval_every, eval_sets=tuple(Path(p) for p in args.eval),
-        export=Path(args.export) if args.export else None, threads=args.threads,
+        export=export, threads=args.threads,
         seed=args.seed, time_limit_s=args.time_limit, progress=not args.quiet,
         teacher=args.teacher, kd_weight=args.kd_weight, lr_schedule=args.lr_schedule,
         warmup_steps=args.warmup_steps, head_rank=args.head_rank, augment=args.augment,
@@ -361,7 +363,9 @@ def _add_extra_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--eval", action="append", default=[],
                    help="labels file scored periodically (repeat); the best by the first is exported")
     p.add_argument("--eval-every", type=int, default=200)
-    p.add_argument("--export", default="models/crnn.pt", help="fp16 export of the best checkpoint")
+    p.add_argument("--export", default="",
+                   help="fp16 export of the best checkpoint by the first --eval set "
+                        "(default RUN_DIR/best.pt)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--time-limit", type=float, default=0.0, help="seconds for this call (0 = none)")

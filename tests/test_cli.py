@@ -162,3 +162,24 @@ def test_synth_kinds_takes_the_symbol_kind_and_refuses_unknown_ones(
                  "--prose", "0.3", "--quiet"]) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["lines"] == 4
     _assert_one_line_error(_run("synth", "shards", str(tmp_path / "bad"), "--kinds", "symbols=1", "--n", "2"))
+
+
+def test_train_exports_into_its_run_not_over_the_shipped_model(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """Without --export the best evaluated checkpoint lands in RUN_DIR/best.pt (it once defaulted to
+    models/crnn.pt, so a quick `train --eval …` replaced the shipped weights)."""
+    from ocr.training.synth import available_fonts, render_shards, render_test_set
+
+    if not any(f.name == "noto-sans-sc" for f in available_fonts()):
+        pytest.skip("fonts-noto-cjk is not installed (make test installs it with apt)")
+    shipped = ROOT / "models" / "crnn.pt"
+    before = shipped.stat().st_mtime_ns if shipped.exists() else None
+    render_shards(tmp_path / "sh", n=6, seed=3, shard_size=6, max_len=4)
+    labels = render_test_set(tmp_path / "test", n=2, seed=2, font="noto-sans-sc")
+    run = tmp_path / "run"
+    assert main(["train", "--shards", str(tmp_path / "sh"), "--run-dir", str(run), "--init", "", "--arch",
+                 "compact", "--steps", "1", "--batch-size", "3", "--eval", str(labels), "--eval-every", "1",
+                 "--quiet"]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1] == str(run / "best.pt")
+    assert (run / "best.pt").is_file()
+    assert (shipped.stat().st_mtime_ns if shipped.exists() else None) == before
