@@ -316,15 +316,20 @@ def _photo_degrade(a: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return a
 
 
-def _sign(text: str, font: FontSpec, rng: np.random.Generator) -> np.ndarray:
-    """Colour text on a colour, textured background with enough luminance contrast to read in gray."""
+def _contrasting_colours(rng: np.random.Generator, floor: float) -> tuple[np.ndarray, np.ndarray]:
+    """(background, text) RGB colours, int64 (3,), whose luminances differ by more than `floor`."""
     def luma(c: np.ndarray) -> float:
         return float(0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2])
 
     while True:
         bg, fg = rng.integers(0, 256, 3), rng.integers(0, 256, 3)
-        if abs(luma(bg) - luma(fg)) > 70:
-            break
+        if abs(luma(bg) - luma(fg)) > floor:
+            return bg, fg
+
+
+def _sign(text: str, font: FontSpec, rng: np.random.Generator) -> np.ndarray:
+    """Colour text on a colour, textured background with enough luminance contrast to read in gray."""
+    bg, fg = _contrasting_colours(rng, 70)
     size = int(rng.integers(32, 64))
     f = pil_font(font.path, font.index, size)
     pad = int(size * rng.uniform(0.1, 0.5))
@@ -349,13 +354,7 @@ def _scene(text: str, font: FontSpec, rng: np.random.Generator) -> np.ndarray:
     extruded (the face drawn over 2-12 copies stepped along one direction in a side colour) and widely
     spaced, on a sign panel; the crop often cuts 5-30 % off the top or the bottom of the letters. Then
     perspective, blur, noise and JPEG: (h, w, 3) uint8 RGB."""
-    def luma(c: np.ndarray) -> float:
-        return float(0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2])
-
-    while True:
-        bg, fg = rng.integers(0, 256, 3), rng.integers(0, 256, 3)
-        if abs(luma(bg) - luma(fg)) > 60:
-            break
+    bg, fg = _contrasting_colours(rng, 60)
     size = int(rng.integers(36, 72))
     f = pil_font(font.path, font.index, size)
     spacing = size * rng.uniform(0.05, 0.7) if rng.random() < 0.5 else 0.0
