@@ -6,7 +6,7 @@ PORT   ?= 8501
 # The app has no login: it listens on this machine only unless asked (make app HOST=0.0.0.0; see README).
 HOST   ?= 127.0.0.1
 
-.PHONY: app api test install install-dev system lint bench screenshots clean
+.PHONY: app api test install install-dev system lint bench heldout screenshots clean
 
 app: install
 	$(BIN)/streamlit run app.py --server.address $(HOST) --server.port $(PORT)
@@ -48,6 +48,9 @@ screenshots: install-dev   # docs/screenshots/: every page at 1280x720 and 1400x
 
 bench: install
 	$(BIN)/python -m ocr bench sample_images/labels.tsv --engine all --decoder greedy,beam
+
+heldout: install   # our CRNNs beside PP-OCR on the rendered held-out sets (rendered into data/ when missing)
+	$(BIN)/python benchmarks/heldout.py
 
 clean:
 	rm -rf $(VENV) test-artifacts .pytest_cache .ruff_cache

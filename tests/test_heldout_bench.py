@@ -1,0 +1,45 @@
+"""benchmarks/heldout.py: renders a missing held-out set with its fixed seed, and tabulates bench rows."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+from ocr.training.synth import available_fonts
+
+ROOT = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("heldout", ROOT / "benchmarks" / "heldout.py")
+heldout = importlib.util.module_from_spec(_spec)  # type: ignore[arg-type]
+sys.modules["heldout"] = heldout  # its dataclass looks its module up while the module runs
+_spec.loader.exec_module(heldout)  # type: ignore[union-attr]
+
+
+def test_table_has_a_row_per_set_and_a_column_per_engine() -> None:
+    rows = {"data/a": [{"engine": "crnn", "n": 4, "cer": 0.125, "line_acc": 0.5},
+                       {"engine": "ppocr-v4", "n": 4, "cer": 0.0, "line_acc": 1.0}],
+            "data/b": [{"engine": "ppocr-v4", "n": 2, "cer": 0.25, "line_acc": 0.5}]}
+    lines = heldout.table(rows).splitlines()
+    assert lines[0] == "| set | `crnn` | `ppocr-v4` |"
+    assert lines[2] == "| `data/a` (4) | 0.1250 / 0.50 | 0.0000 / 1.00 |"
+    assert lines[3] == "| `data/b` (2) | — | 0.2500 / 0.50 |"
+
+
+def test_the_documented_sets_and_seeds() -> None:
+    assert [(Path(s.folder).name, s.n, s.seed, s.kinds) for s in heldout.SETS] == [
+        ("synth_test", 2000, 20261124, ""), ("kinds_test", 600, 20261126, "all"),
+        ("symbols_test", 400, 20261127, "symbol=1"), ("scene_test", 300, 20261127, "scene=1")]
+
+
+@pytest.mark.skipif(not any(f.name == "noto-sans-sc" for f in available_fonts()),
+                    reason="fonts-noto-cjk is not installed (make test installs it with apt)")
+def test_render_makes_a_missing_set_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(heldout, "ROOT", tmp_path)
+    s = heldout.HeldOut("sym", 3, 5, "symbol=1")
+    labels = heldout.render(s)
+    rows = labels.read_text(encoding="utf-8").splitlines()
+    assert len(rows) == 3 and all(r.startswith("symbol/") for r in rows)
+    stamp = labels.stat().st_mtime_ns
+    assert heldout.render(s) == labels and labels.stat().st_mtime_ns == stamp  # kept, not re-rendered
