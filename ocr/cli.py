@@ -320,6 +320,28 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_blend(args: argparse.Namespace) -> int:
+    from ocr.charset import Charset
+    from ocr.errors import OCRError
+    from ocr.models.checkpoint import load_checkpoint, save_export
+    from ocr.training.finetune import blend_weights
+
+    if not 0.0 <= args.share <= 1.0:
+        raise OCRError(f"the share must be in [0, 1], not {args.share}")
+    base, base_meta = load_checkpoint(Path(args.base))
+    tuned, meta = load_checkpoint(Path(args.tuned))
+    if base_meta["config"] != meta["config"] or base_meta["charset_sha256"] != meta["charset_sha256"]:
+        raise OCRError(f"{args.base} and {args.tuned} differ in architecture or charset: nothing to blend")
+    tuned.load_state_dict(blend_weights(base.state_dict(), tuned.state_dict(), args.share))
+    stored = ("format", "config", "charset", "charset_sha256", "input")  # save_export writes these anew
+    keep = {k: v for k, v in meta.items() if k not in stored}
+    keep["blend"] = {"share": args.share, "base": str(args.base), "tuned": str(args.tuned),
+                     "tuned_init": meta.get("init")}
+    save_export(tuned, Path(args.out), Charset(meta["charset"]), keep)  # type: ignore[arg-type]
+    print(json.dumps({"path": args.out, "share": args.share}))
+    return 0
+
+
 def _cmd_build_lm(args: argparse.Namespace) -> int:
     from ocr.decoding.lm import DEFAULT_LM_PATH, build_lm
 
@@ -386,6 +408,14 @@ def _add_extra_commands(sub: argparse._SubParsersAction) -> None:
                    help="labels file scored and recorded in the export's metadata (repeat)")
     p.add_argument("--threads", type=int, default=1)
     p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("blend", help="BASE + SHARE x (TUNED - BASE): two checkpoints of one architecture, "
+                                      "as an fp16 export")
+    p.add_argument("base")
+    p.add_argument("tuned")
+    p.add_argument("share", type=float, help="0 = BASE, 1 = TUNED")
+    p.add_argument("out", help="the .pt to write")
+    p.set_defaults(func=_cmd_blend)
 
     p = sub.add_parser("synth", help="render synthetic lines: a labelled test set, or training shards")
     p.add_argument("kind", choices=["testset", "shards"])

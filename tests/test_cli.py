@@ -183,3 +183,34 @@ def test_train_exports_into_its_run_not_over_the_shipped_model(tmp_path: Path,
     assert capsys.readouterr().out.strip().splitlines()[-1] == str(run / "best.pt")
     assert (run / "best.pt").is_file()
     assert (shipped.stat().st_mtime_ns if shipped.exists() else None) == before
+
+
+def test_blend_interpolates_two_checkpoints_and_refuses_mismatches(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    import torch
+
+    from ocr.charset import Charset
+    from ocr.models.checkpoint import load_checkpoint, save_export
+    from ocr.models.crnn import CRNN, CRNNConfig
+
+    cs = Charset(["", "a", "b", "c"])
+    cfg = CRNNConfig(num_classes=4, widths=(8, 8, 8), expand=(1, 1, 1), depths=(1, 1, 1), hidden=8)
+    torch.manual_seed(0)
+    base, tuned, other = CRNN(cfg), CRNN(cfg), CRNN(CRNNConfig(num_classes=4, widths=(8, 8, 8),
+                                                              expand=(1, 1, 1), depths=(1, 1, 1), hidden=16))
+    for name, m in (("base", base), ("tuned", tuned), ("other", other)):
+        save_export(m, tmp_path / f"{name}.pt", cs, {"init": name})
+    b, t = (load_checkpoint(tmp_path / f"{n}.pt")[0].state_dict() for n in ("base", "tuned"))
+    for share in (0.0, 0.3, 1.0):
+        out = tmp_path / f"mix{share}.pt"
+        args = ["blend", str(tmp_path / "base.pt"), str(tmp_path / "tuned.pt"), str(share), str(out)]
+        assert main(args) == 0
+        mixed, meta = load_checkpoint(out)
+        for k, v in mixed.state_dict().items():
+            assert torch.allclose(v, (b[k] + share * (t[k] - b[k])).half().float(), atol=1e-3), k
+        assert meta["blend"]["share"] == share and meta["init"] == "tuned"  # type: ignore[index]
+    capsys.readouterr()
+    _assert_one_line_error(_run("blend", str(tmp_path / "base.pt"), str(tmp_path / "other.pt"), "0.5",
+                                str(tmp_path / "x.pt")))
+    _assert_one_line_error(_run("blend", str(tmp_path / "base.pt"), str(tmp_path / "tuned.pt"), "1.5",
+                                str(tmp_path / "x.pt")))
