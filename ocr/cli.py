@@ -333,11 +333,9 @@ def _cmd_blend(args: argparse.Namespace) -> int:
     if base_meta["config"] != meta["config"] or base_meta["charset_sha256"] != meta["charset_sha256"]:
         raise OCRError(f"{args.base} and {args.tuned} differ in architecture or charset: nothing to blend")
     tuned.load_state_dict(blend_weights(base.state_dict(), tuned.state_dict(), args.share))
-    stored = ("format", "config", "charset", "charset_sha256", "input")  # save_export writes these anew
-    keep = {k: v for k, v in meta.items() if k not in stored}
-    keep["blend"] = {"share": args.share, "base": str(args.base), "tuned": str(args.tuned),
-                     "tuned_init": meta.get("init")}
-    save_export(tuned, Path(args.out), Charset(meta["charset"]), keep)  # type: ignore[arg-type]
+    blend = {"share": args.share, "base": str(args.base), "tuned": str(args.tuned),
+             "tuned_init": meta.get("init")}
+    save_export(tuned, Path(args.out), Charset(meta["charset"]), {**meta, "blend": blend})  # type: ignore[arg-type]
     print(json.dumps({"path": args.out, "share": args.share}))
     return 0
 

@@ -49,6 +49,21 @@ def test_config_round_trip() -> None:
     assert CRNNConfig.from_dict(DDDDOCR.to_dict()) == DDDDOCR
 
 
+def test_save_export_describes_the_model_whatever_meta_says(tmp_path: Path) -> None:
+    """Metadata passed on from another checkpoint (a grown or blended model's parent) adds provenance;
+    the config, charset and format keys are the saved model's own."""
+    from ocr.models.checkpoint import FORMAT, load_checkpoint, save_export
+
+    cs = Charset(["", *"abcdefghijklmnopqrstuvwxyz0123456789"])
+    stale = {"format": "old", "config": COMPACT.to_dict(), "charset": ["", "x"], "charset_sha256": "0",
+             "input": {"height": 32}, "init": "parent run"}
+    save_export(CRNN(SMALL), tmp_path / "m.pt", cs, stale)
+    model, meta = load_checkpoint(tmp_path / "m.pt")
+    assert model.config == SMALL and meta["config"] == SMALL.to_dict() and meta["format"] == FORMAT
+    assert meta["charset"] == list(cs.chars) and meta["charset_sha256"] == cs.sha256
+    assert meta["input"]["height"] == SMALL.height and meta["init"] == "parent run"  # type: ignore[index]
+
+
 def _ddddocr() -> Path:
     pytest.importorskip("onnx")
     ort = pytest.importorskip("onnxruntime")

@@ -23,16 +23,19 @@ FORMAT = "ocr-crnn/1"
 
 
 def save_export(model: CRNN, path: Path, charset: Charset, meta: dict[str, object]) -> None:
-    """fp16 weights + metadata (charset, sha256, input height, normalisation, ...) -> path (atomic)."""
+    """fp16 weights + metadata (charset, sha256, input height, normalisation, ...) -> path (atomic).
+
+    `meta` adds provenance; the format, config, charset and input keys always describe `model` and
+    `charset`, so a loaded checkpoint's metadata can be passed on as it is."""
     path.parent.mkdir(parents=True, exist_ok=True)
     info = {
+        **meta,
         "format": FORMAT,
         "config": model.config.to_dict(),
         "charset": list(charset.chars),
         "charset_sha256": charset.sha256,
         "input": {"height": model.config.height, "channels": 1, "mean": 0.0, "std": 1.0,
                   "downsample": 8, "polarity": "dark text on light background, x/255"},
-        **meta,
     }
     sd = {k: v.detach().to(torch.float16) for k, v in model.state_dict().items()}
     tmp = path.with_suffix(".tmp")

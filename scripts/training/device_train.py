@@ -258,8 +258,7 @@ def main() -> None:
         el = time.time() - t0
         for name, m in models.items():
             m.eval()
-            meta = {**{k: v for k, v in metas[name].items() if k not in ("format", "config", "charset",
-                                                                        "charset_sha256", "input")},
+            meta = {**metas[name],  # save_export rewrites the format, config, charset and input keys
                     "init": f"{args.tag} device run from {specs[name][0].relative_to(ROOT)}" + grown[name],
                     "parent": {k: metas[name].get(k) for k in ("init", "steps", "samples_seen", "cpu_hours")},
                     "steps": step, "samples_seen": seen, "unique_lines": fresh * args.batch,
