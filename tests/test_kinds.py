@@ -115,3 +115,24 @@ def test_scene_lines_are_sign_words_and_a_crop_can_cut_the_letters() -> None:
     font = next(f for f in SIGN_FONTS if Path(f.path).exists())
     heights = {_scene("招牌", font, np.random.default_rng(s)).shape[0] for s in range(40)}
     assert len(heights) > 5  # extrusion depth, padding and cuts vary the crop
+
+
+def test_plate_cam_draws_plate_texts_as_a_camera_sees_them() -> None:
+    """"plate_cam" (outside the default mix) draws the plate kind's texts, deterministically per seed, in
+    another look: an even-stroke letter face for most plates, slant and light the `plate` kind lacks."""
+    import cv2
+
+    from ocr.training.synth.kinds import _stroke_glyph
+
+    assert "plate_cam" not in KIND_MIX and "plate_cam" in KINDS
+    corpus = Corpus()
+    for i in range(6):
+        cam = render_kind("plate_cam", np.random.default_rng([31, i]), corpus, height=32)
+        plain = render_kind("plate", np.random.default_rng([31, i]), corpus, height=32)
+        again = render_kind("plate_cam", np.random.default_rng([31, i]), corpus, height=32)
+        assert cam[0] == plain[0] and cam[2] == "plate_cam" and plain[2] == "plate"
+        assert np.array_equal(cam[1], again[1]) and not np.array_equal(cam[1], plain[1])
+    eight = _stroke_glyph("8", (45, 90), 10, cv2.FONT_HERSHEY_SIMPLEX)
+    one = _stroke_glyph("1", (45, 90), 10, cv2.FONT_HERSHEY_SIMPLEX)
+    assert eight.shape == one.shape == (90, 45) and 0.1 < eight.mean() < 0.6
+    assert one[:, :10].max() == 0 and one[:, 35:].max() == 0  # a '1' keeps its narrow stem, centred

@@ -93,11 +93,12 @@ KIND_MIX: dict[str, float] = {
 }
 
 # Kinds outside the default mix (KIND_MIX, which the held-out kinds set and the fine-tune's rehearsal
-# use unchanged): "symbol", lines around the symbols documents, forms and lab reports carry (Corpus.symbolic),
-# rendered as document lines; "scene", shop-sign crops as a camera sees them (_scene: extruded 3-D letters,
-# wide spacing, glyphs cut at the top or bottom by a tight crop). Name one in a mix
-# (`--kinds ...,symbol=0.1`) to draw it.
-EXTRA_KINDS: tuple[str, ...] = ("scene", "symbol")
+# use unchanged): "plate_cam", plates as traffic and parking cameras crop them (_plate_camera: an
+# even-stroke letter face, rivets, slant, dim or glaring light, motion blur); "symbol", lines around
+# the symbols documents, forms and lab reports carry (Corpus.symbolic), rendered as document lines;
+# "scene", shop-sign crops as a camera sees them (_scene: extruded 3-D letters, wide spacing, glyphs
+# cut at the top or bottom by a tight crop). Name one in a mix (`--kinds ...,symbol=0.1`) to draw it.
+EXTRA_KINDS: tuple[str, ...] = ("plate_cam", "scene", "symbol")
 KINDS: tuple[str, ...] = (*sorted(KIND_MIX), *EXTRA_KINDS)
 
 _PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
@@ -253,11 +254,34 @@ def _plate_glyph(c: str, font: FontSpec, alnum_font: str, size: tuple[int, int])
     return out
 
 
-def _plate(text: str, rng: np.random.Generator) -> np.ndarray:
+def _stroke_glyph(c: str, size: tuple[int, int], thickness: int, face: int) -> np.ndarray:
+    """One letter or digit of a stroke font (OpenCV's Hershey faces: even strokes, rounded ends, as the
+    plate's own alphanumeric face has), `thickness` px at a ~105-px cap height, stretched to fill its
+    cell as _plate_glyph does: (h, w) float mask in [0, 1]."""
+    tile = np.zeros((170, 170), np.uint8)
+    cv2.putText(tile, c, (25, 140), face, 5.0, 255, thickness, cv2.LINE_AA)
+    ys, xs = np.where(tile > 0)
+    if not ys.size:
+        return np.zeros((size[1], size[0]), np.float32)
+    a = tile[ys.min(): ys.max() + 1, xs.min(): xs.max() + 1]
+    w = size[0] if c != "1" else max(4, size[0] // 3)
+    g = cv2.resize(a, (w, size[1]), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
+    out = np.zeros((size[1], size[0]), np.float32)
+    x0 = (size[0] - w) // 2
+    out[:, x0: x0 + w] = g
+    return out
+
+
+def _plate(text: str, rng: np.random.Generator, camera: bool = False) -> np.ndarray:
     """A plate laid out as the standard plate is (440 x 140 mm at 1 px/mm: characters 45 x 90 in cells
     12 apart, a dot after the region letter, a rim), in its colours (new-energy plates, with six
     characters after the letter, are green, the rest mostly blue), then cropped, tilted, shrunk to a
-    ~94 x 24 photo crop and degraded: (h, w, 3) uint8 RGB."""
+    ~94 x 24 photo crop and degraded: (h, w, 3) uint8 RGB.
+
+    camera=True (the `plate_cam` kind) draws it as a roadside or parking camera does (_plate_camera):
+    letters and digits in an even-stroke face of random weight, the rim's rivets, shades of the
+    blue, slant and perspective, dim or glaring light, motion blur. camera=False draws exactly the
+    lines of the `plate` kind (the held-out kinds set re-renders unchanged)."""
     new_energy = len(text) == 8
     if new_energy:  # white-to-green gradient, black characters
         t = np.linspace(0, 1, 140)[:, None, None]
@@ -265,24 +289,31 @@ def _plate(text: str, rng: np.random.Generator) -> np.ndarray:
         fg, rim = (15, 15, 15), (40, 40, 40)
     else:
         back, fg, rim = _PLATE_SCHEMES[int(rng.choice(len(_PLATE_SCHEMES), p=_PLATE_SCHEME_P))]
+        if camera and back == _PLATE_SCHEMES[0][0]:  # blue plates range from navy to cyan in photos
+            back = (int(rng.integers(0, 90)), int(rng.integers(40, 150)), int(rng.integers(150, 256)))
         bg = np.ones((140, 480, 3)) * np.array(back)
     bg = np.clip(bg + rng.integers(-25, 26, 3), 0, 255)
     fonts = [f for f in SIGN_FONTS if _exists(f) and font_covers(f, text[:1])] or _sc_fonts()
     font = fonts[int(rng.integers(len(fonts)))]
     alnum_font = _PLATE_ALNUM_FONTS[int(rng.integers(len(_PLATE_ALNUM_FONTS)))]
+    stroke = (int(rng.integers(6, 15)), (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX)[
+        int(rng.integers(2))]) if camera and rng.random() < 0.7 else None
     cw, gap, dot = (43, 9, 30) if new_energy else (45, 12, 34)
     width = 2 * cw + gap + dot + (len(text) - 2) * cw + (len(text) - 3) * gap
     x = (480 - width) / 2 + rng.uniform(-6, 6)
     ink = np.zeros((140, 480), np.float32)
     for i, c in enumerate(text):
         x0 = round(x)
-        g = _plate_glyph(c, font, alnum_font, (cw, 90))
+        g = _stroke_glyph(c, (cw, 90), *stroke) if stroke and c.isascii() else \
+            _plate_glyph(c, font, alnum_font, (cw, 90))
         ink[25: 115, x0: x0 + cw] = np.maximum(ink[25: 115, x0: x0 + cw], g[:, : max(0, min(cw, 480 - x0))])
         x += cw + (dot if i == 1 else gap)
         if i == 1:  # the separator dot
             cv2.circle(ink, (round(x - dot / 2), 70), 5, 1.0, -1)
     img = bg * (1 - ink[..., None]) + np.array(fg) * ink[..., None]
     cv2.rectangle(img, (14, 4), (465, 135), rim, 3)
+    if camera:
+        return _plate_camera(img, rng)
     img = np.clip(img, 0, 255).astype(np.uint8)
     # crop: around the rim, sometimes tighter (cutting it) or looser (the car around it)
     m = rng.uniform(-8, 10, 4).astype(int)
@@ -298,6 +329,46 @@ def _plate(text: str, rng: np.random.Generator) -> np.ndarray:
                       0, 255).astype(np.uint8)
     size = (94, 24) if rng.random() < 0.7 else (int(rng.integers(60, 140)), int(rng.integers(16, 36)))
     small = cv2.resize(img, size, interpolation=cv2.INTER_AREA)
+    return _photo_degrade(small, rng)
+
+
+def _plate_camera(face: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The plate face (140, 480, 3) float RGB as a traffic or parking camera crops it: rivets on the rim,
+    washed-out or low-contrast ink, slant (the plate seen from the side) and perspective, a tilt, a
+    crop around the plate that may cut the rim or show the car, dim, glaring or tinted light, a ~94 x 24
+    crop with motion or focus blur, noise and JPEG: (h, w, 3) uint8 RGB."""
+    img = face.copy()
+    for rx in (int(rng.integers(90, 130)), int(rng.integers(350, 390))):  # rivets above the characters
+        tone = img[14, rx] * rng.uniform(0.6, 1.4)
+        cv2.circle(img, (rx, 14), int(rng.integers(4, 8)), tuple(float(v) for v in tone), -1)
+    if rng.random() < 0.3:  # faded paint: ink pulled toward the background
+        back = np.median(img.reshape(-1, 3), axis=0)
+        img = img + (back - img) * rng.uniform(0.1, 0.35)
+    img = np.clip(img, 0, 255).astype(np.uint8)
+    m = rng.uniform(-10, 14, 4).astype(int)
+    img = cv2.copyMakeBorder(img, 24, 24, 24, 24, cv2.BORDER_CONSTANT,
+                             value=tuple(int(v) for v in rng.integers(0, 200, 3)))
+    h, w = img.shape[:2]
+    shear = float(rng.normal(0, 0.08))  # slant: the camera beside or above the lane
+    rot = cv2.getRotationMatrix2D((w / 2, h / 2), float(rng.normal(0, 4.0)), 1.0)
+    rot[0, 1] += shear
+    rot[0, 2] -= shear * h / 2
+    img = cv2.warpAffine(img, rot, (w, h), borderMode=cv2.BORDER_REPLICATE)
+    img = warp_corners(img, rng.uniform(0, 0.12) * h, rng)
+    img = img[max(0, 28 - m[0]): 164 + m[1], max(0, 38 - m[2]): 490 + m[3]]
+    light = rng.uniform(0.35, 1.3) * np.exp(rng.normal(0, 0.12, 3))  # exposure and a colour cast
+    img = img.astype(np.float32) * light
+    if rng.random() < 0.4:  # uneven light: a shadow or a headlamp's glare across the plate
+        across = rng.random() < 0.7
+        ramp = np.linspace(rng.uniform(0.5, 1.0), rng.uniform(0.8, 1.5), img.shape[1 if across else 0],
+                           dtype=np.float32)
+        img = img * (ramp[None, :, None] if across else ramp[:, None, None])
+    img = np.clip(img, 0, 255).astype(np.uint8)
+    size = (94, 24) if rng.random() < 0.7 else (int(rng.integers(60, 140)), int(rng.integers(16, 36)))
+    small = cv2.resize(img, size, interpolation=cv2.INTER_AREA)
+    if rng.random() < 0.3:  # horizontal motion blur of a passing car
+        k = int(rng.integers(2, 5))
+        small = cv2.filter2D(small, -1, np.full((1, k), 1.0 / k, np.float32))
     return _photo_degrade(small, rng)
 
 
@@ -438,7 +509,7 @@ def render_kind(kind: str, rng: np.random.Generator, corpus: object, height: int
         elif kind == "form":
             text = _form_text(corpus, rng)
             text = text[:max_chars].rstrip() if max_chars else text
-        elif kind == "plate":
+        elif kind in ("plate", "plate_cam"):
             text = _plate_text(rng)
         elif kind == "symbol":
             text = corpus.symbolic(rng, int(rng.integers(2, max(3, min(24, max_chars or 24)))))  # type: ignore[attr-defined]
@@ -452,8 +523,8 @@ def render_kind(kind: str, rng: np.random.Generator, corpus: object, height: int
                 continue
         if accept is not None and not accept(text):
             continue
-        if kind == "plate":
-            return text, _to_model_view(_plate(text, rng), height), "plate"
+        if kind in ("plate", "plate_cam"):
+            return text, _to_model_view(_plate(text, rng, camera=kind == "plate_cam"), height), kind
         if kind in ("sign", "scene"):
             pool = [f for f in SIGN_FONTS if _exists(f)] if not held_out else sc + tc
         elif kind == "hand":
