@@ -174,6 +174,28 @@ def test_onnx_file_matches_checkpoint_without_torch(tmp_path: Path) -> None:
     assert out.stdout.split() == ["False", "False"]
 
 
+def test_int8_onnx_file_quantizes_lstm_and_head_and_stays_close(tmp_path: Path) -> None:
+    """to-onnx --int8: the BiLSTM and classifier run as onnxruntime's dynamic int8 ops, the metadata says
+    so, convolutions keep fp16 storage, and the log-probabilities stay close to the float file's."""
+    onnx = pytest.importorskip("onnx")
+    from ocr.engines import crnn as eng
+    from ocr.models.onnx_file import INT8_NOTE, onnx_from_checkpoint
+
+    ck, plain, int8 = tmp_path / "crnn.pt", tmp_path / "plain.onnx", tmp_path / "int8.onnx"
+    _tiny_checkpoint(ck)
+    onnx_from_checkpoint(ck, plain)
+    onnx_from_checkpoint(ck, int8, int8=True)
+    ops = {n.op_type for n in onnx.load(str(int8)).graph.node}
+    assert {"DynamicQuantizeLSTM", "MatMulInteger", "Conv"} <= ops and not {"LSTM", "MatMul"} & ops
+    a, b = eng.load("crnn", plain), eng.load("crnn", int8)
+    assert b.meta["quantization"] == INT8_NOTE and "quantization" not in a.meta
+    assert b.describe()["weights"] == INT8_NOTE and "float" in str(a.describe()["weights"])
+    x = [np.random.default_rng(5).random((1, 64, 160), dtype=np.float32)]
+    pa, pb = np.exp(a.logprobs_batch(x)[0]), np.exp(b.logprobs_batch(x)[0])
+    assert pa.shape == pb.shape and np.abs(pa - pb).max() < 0.05
+    assert np.abs(pa - pb).max() > 0  # it is quantized, not the float graph again
+
+
 def test_fast_engine_check_names_its_own_checkpoint(tmp_path: Path) -> None:
     from ocr.engines import crnn as eng
 

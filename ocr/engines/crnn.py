@@ -149,6 +149,7 @@ class CrnnEngine(Engine):
             "parameters": self.parameters,
             "runtime": "onnxruntime, "
                        f"{self._session.get_session_options().intra_op_num_threads} threads",  # type: ignore[attr-defined]
+            "weights": self.meta.get("quantization", "float (fp16 storage, float32 compute)"),
             "classes": len(self.charset),
             "charset sha256": self.meta["charset_sha256"],
             "input": f"1 x {self.input_spec.height} x W gray, x/255, T = ceil(W / 8)",
