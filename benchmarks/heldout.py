@@ -38,6 +38,7 @@ SETS = (
     HeldOut("data/kinds_test", 600, 20261126, "all", "KIND_MIX's six kinds, held-out faces"),
     HeldOut("data/symbols_test", 400, 20261127, "symbol=1", "lines around symbols (session 20)"),
     HeldOut("data/scene_test", 300, 20261127, "scene=1", "shop-sign crops: 3-D, spaced, cut (session 20)"),
+    HeldOut("data/platecam_test", 300, 20261128, "plate_cam=1", "plates as cameras crop them (session 21)"),
 )
 
 

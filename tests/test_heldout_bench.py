@@ -30,7 +30,8 @@ def test_table_has_a_row_per_set_and_a_column_per_engine() -> None:
 def test_the_documented_sets_and_seeds() -> None:
     assert [(Path(s.folder).name, s.n, s.seed, s.kinds) for s in heldout.SETS] == [
         ("synth_test", 2000, 20261124, ""), ("kinds_test", 600, 20261126, "all"),
-        ("symbols_test", 400, 20261127, "symbol=1"), ("scene_test", 300, 20261127, "scene=1")]
+        ("symbols_test", 400, 20261127, "symbol=1"), ("scene_test", 300, 20261127, "scene=1"),
+        ("platecam_test", 300, 20261128, "plate_cam=1")]
 
 
 @pytest.mark.skipif(not any(f.name == "noto-sans-sc" for f in available_fonts()),

@@ -180,7 +180,8 @@ def main() -> None:
     ap.add_argument("--tag", default="session 13", help="who made the exports, for their metadata")
     ap.add_argument("--plates", type=float, default=0.0, help="plate share of the kinds (0: KIND_MIX's)")
     ap.add_argument("--extra-kinds", default="",
-                    help="kinds outside KIND_MIX and their shares, e.g. scene=0.07,symbol=0.07 (session 20)")
+                    help="kinds outside KIND_MIX and their shares, e.g. scene=0.07,symbol=0.07 (session 20),"
+                         " plate_cam=0.05 (session 21)")
     ap.add_argument("--prose", type=float, default=0.0,
                     help="chance of a prose mark (——, ……) after each word of a sentence (Corpus(prose=...))")
     ap.add_argument("--seed", type=int, default=1010)
