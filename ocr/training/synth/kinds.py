@@ -294,6 +294,8 @@ def _plate(text: str, rng: np.random.Generator, camera: bool = False) -> np.ndar
         bg = np.ones((140, 480, 3)) * np.array(back)
     bg = np.clip(bg + rng.integers(-25, 26, 3), 0, 255)
     fonts = [f for f in SIGN_FONTS if _exists(f) and font_covers(f, text[:1])] or _sc_fonts()
+    if camera:  # the plate's region character is a plain hei: regular weights beside the bold sign faces
+        fonts += [f for f in _sc_fonts() if f.style == "hei" and f not in fonts and font_covers(f, text[:1])]
     font = fonts[int(rng.integers(len(fonts)))]
     alnum_font = _PLATE_ALNUM_FONTS[int(rng.integers(len(_PLATE_ALNUM_FONTS)))]
     stroke = (int(rng.integers(6, 15)), (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX)[
