@@ -127,7 +127,7 @@ def test_results_extension_is_checked(tmp_path):
 
 
 # ------------------------------------------------------------------------------------ batching identity
-@pytest.mark.parametrize("name", ["ppocr-v4", "crnn-fast"])
+@pytest.mark.parametrize("name", ["ppocr-v4", "crnn-fast", "crnn"])
 def test_recognize_lines_equals_single_line_recognition(name):
     """Width buckets never pad a line: results equal recognize() line by line, in input order."""
     from ocr.pipeline import recognize, recognize_lines

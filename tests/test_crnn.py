@@ -194,6 +194,11 @@ def test_int8_onnx_file_quantizes_lstm_and_head_and_stays_close(tmp_path: Path) 
     pa, pb = np.exp(a.logprobs_batch(x)[0]), np.exp(b.logprobs_batch(x)[0])
     assert pa.shape == pb.shape and np.abs(pa - pb).max() < 0.05
     assert np.abs(pa - pb).max() > 0  # it is quantized, not the float graph again
+    # one activation scale per call: lines run one by one, so a neighbour never changes a line's output
+    other = np.random.default_rng(6).random((1, 64, 160), dtype=np.float32) * 4
+    together = b.logprobs_batch([x[0], other])
+    np.testing.assert_array_equal(together[0], b.logprobs_batch(x)[0])
+    np.testing.assert_array_equal(together[1], b.logprobs_batch([other])[0])
 
 
 def test_fast_engine_check_names_its_own_checkpoint(tmp_path: Path) -> None:

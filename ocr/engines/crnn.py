@@ -125,7 +125,18 @@ class CrnnEngine(Engine):
         return make_session(to_onnx(model), threads, name=str(checkpoint)), meta
 
     def logprobs_batch(self, tensors: list[np.ndarray]) -> list[np.ndarray]:
-        """tensors: each (1, H, W_i) float32 -> each (ceil(W_i / 8), C) float32 log-probabilities."""
+        """tensors: each (1, H, W_i) float32 -> each (ceil(W_i / 8), C) float32 log-probabilities.
+
+        An int8 file (meta "quantization") runs one line per call: its dynamic quantization takes one
+        activation scale over the whole input, so in a batch a line's output would depend on the other
+        lines (measured: log-probabilities moved by up to 0.9). One line per call keeps every line's
+        result what it is alone."""
+        if "quantization" in self.meta:
+            return [out for t in tensors for out in self._run([t])]
+        return self._run(tensors)
+
+    def _run(self, tensors: list[np.ndarray]) -> list[np.ndarray]:
+        """One session call over the lines (right-padded to the widest)."""
         if not tensors:
             return []
         from ocr.models.crnn_config import output_length
