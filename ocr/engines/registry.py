@@ -41,7 +41,7 @@ BUILTIN: dict[str, EngineInfo] = {
         EngineInfo("ddddocr", "ddddocr CRNN", True, "ocr.engines.ddddocr",
                    "CNN + BiLSTM + CTC (8,210 classes, MIT) from the ddddocr wheel"),
         EngineInfo("crnn", "Our CRNN", True, "ocr.engines.crnn",
-                   "the project's own CRNN, trained here (models/crnn.onnx)"),
+                   "the project's own CRNN, trained here (models/crnn.onnx, int8)"),
         EngineInfo("crnn-fast", "Our CRNN (fast, 32 px)", True, "ocr.engines.crnn",
                    "a small 32-px CRNN for speed (models/crnn_fast.onnx)"),
         EngineInfo("tesseract", "Tesseract 5 chi_sim", False, "ocr.engines.tesseract",
