@@ -11,9 +11,11 @@ normalisation, lineage, evaluation) is one JSON string under the metadata key `o
 
 int8=True (`python -m ocr to-onnx --int8`, how `models/crnn.onnx` ships) quantizes the BiLSTM and the
 classifier's matrices to int8 with onnxruntime's dynamic quantization, one scale per output channel
-(DynamicQuantizeLSTM / DynamicQuantizeMatMul: activations are quantized per call); convolutions keep
-their float16 storage. On `crnn` that ran the BiLSTM ~3x faster (a 32 x 280 line: 15.0 -> 8.8 ms p50) and
-read every measured set as the float model did (docs/model_card.md, session 21).
+(DynamicQuantizeLSTM; MatMulInteger, which onnxruntime fuses into DynamicQuantizeMatMul); convolutions
+keep their float16 storage. Activations are quantized per call with one scale over the whole input, so
+the engine runs such a file one line per call (CrnnEngine.logprobs_batch). On `crnn` the BiLSTM ran ~3x
+faster and a 32 x 280 line 15.0 -> 8.8 ms p50, reading every measured set as the float model did
+(docs/model_card.md, session 21).
 """
 
 from __future__ import annotations

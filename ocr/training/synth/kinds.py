@@ -234,32 +234,10 @@ _PLATE_ALNUM_FONTS = ("/usr/share/fonts/truetype/dejavu/DejaVuSansCondensed-Bold
                       "/usr/share/fonts/truetype/dejavu/DejaVuSansCondensed.ttf")  # fonts-dejavu-core
 
 
-def _plate_glyph(c: str, font: FontSpec, alnum_font: str, size: tuple[int, int]) -> np.ndarray:
-    """One character stretched to fill its cell, as the plate face does: (h, w) float mask in [0, 1]."""
-    path, index = (font.path, font.index) if not c.isascii() or not Path(alnum_font).exists() \
-        else (alnum_font, 0)
-    f = pil_font(path, index, 96)
-    tile = Image.new("L", (160, 160), 0)
-    ImageDraw.Draw(tile).text((20, 10), c, font=f, fill=255)
-    a = np.asarray(tile)
-    ys, xs = np.where(a > 0)
-    if not ys.size:
-        return np.zeros((size[1], size[0]), np.float32)
-    a = a[ys.min(): ys.max() + 1, xs.min(): xs.max() + 1]
-    w = size[0] if c != "1" else max(4, size[0] // 3)  # a '1' keeps its narrow stem, centred
-    g = cv2.resize(a, (w, size[1]), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
-    out = np.zeros((size[1], size[0]), np.float32)
-    x0 = (size[0] - w) // 2
-    out[:, x0: x0 + w] = g
-    return out
-
-
-def _stroke_glyph(c: str, size: tuple[int, int], thickness: int, face: int) -> np.ndarray:
-    """One letter or digit of a stroke font (OpenCV's Hershey faces: even strokes, rounded ends, as the
-    plate's own alphanumeric face has), `thickness` px at a ~105-px cap height, stretched to fill its
-    cell as _plate_glyph does: (h, w) float mask in [0, 1]."""
-    tile = np.zeros((170, 170), np.uint8)
-    cv2.putText(tile, c, (25, 140), face, 5.0, 255, thickness, cv2.LINE_AA)
+def _fill_cell(tile: np.ndarray, c: str, size: tuple[int, int]) -> np.ndarray:
+    """The ink of one drawn character (uint8 tile, 0 = no ink) cropped to its bounds and stretched to fill
+    a (w, h) = `size` cell, as the plate face does; a '1' keeps its narrow stem, centred: (h, w) float
+    mask in [0, 1]."""
     ys, xs = np.where(tile > 0)
     if not ys.size:
         return np.zeros((size[1], size[0]), np.float32)
@@ -270,6 +248,24 @@ def _stroke_glyph(c: str, size: tuple[int, int], thickness: int, face: int) -> n
     x0 = (size[0] - w) // 2
     out[:, x0: x0 + w] = g
     return out
+
+
+def _plate_glyph(c: str, font: FontSpec, alnum_font: str, size: tuple[int, int]) -> np.ndarray:
+    """One character stretched to fill its cell, as the plate face does: (h, w) float mask in [0, 1]."""
+    path, index = (font.path, font.index) if not c.isascii() or not Path(alnum_font).exists() \
+        else (alnum_font, 0)
+    f = pil_font(path, index, 96)
+    tile = Image.new("L", (160, 160), 0)
+    ImageDraw.Draw(tile).text((20, 10), c, font=f, fill=255)
+    return _fill_cell(np.asarray(tile), c, size)
+
+
+def _stroke_glyph(c: str, size: tuple[int, int], thickness: int, face: int) -> np.ndarray:
+    """One letter or digit of a stroke font (OpenCV's Hershey faces: even strokes, rounded ends, as the
+    plate's own alphanumeric face has), `thickness` px at a ~105-px cap height, in its cell (_fill_cell)."""
+    tile = np.zeros((170, 170), np.uint8)
+    cv2.putText(tile, c, (25, 140), face, 5.0, 255, thickness, cv2.LINE_AA)
+    return _fill_cell(tile, c, size)
 
 
 def _plate(text: str, rng: np.random.Generator, camera: bool = False) -> np.ndarray:
