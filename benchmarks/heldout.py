@@ -31,6 +31,7 @@ class HeldOut:
     seed: int
     kinds: str = ""  # "" = the simplified document lines in AR PL UMing (render_test_set)
     note: str = ""
+    prose: float = 0.0  # Corpus(prose=...): the chance of a dash or ellipsis after a word
 
 
 SETS = (
@@ -39,6 +40,8 @@ SETS = (
     HeldOut("data/symbols_test", 400, 20261127, "symbol=1", "lines around symbols (session 20)"),
     HeldOut("data/scene_test", 300, 20261127, "scene=1", "shop-sign crops: 3-D, spaced, cut (session 20)"),
     HeldOut("data/platecam_test", 300, 20261128, "plate_cam=1", "plates as cameras crop them (session 21)"),
+    HeldOut("data/prose_test", 300, 20261129, "doc_sc=0.5,doc_tc=0.5",
+            "document lines with dashes ——, ellipses ……, hyphens (session 22)", prose=0.3),
 )
 
 
@@ -47,7 +50,8 @@ def render(s: HeldOut) -> Path:
     labels = ROOT / s.folder / "labels.tsv"
     if not labels.exists():
         cmd = [sys.executable, "-m", "ocr", "synth", "testset", str(ROOT / s.folder), "--n", str(s.n),
-               "--seed", str(s.seed)] + (["--kinds", s.kinds] if s.kinds else [])
+               "--seed", str(s.seed)] + (["--kinds", s.kinds] if s.kinds else []) + \
+            (["--prose", str(s.prose)] if s.prose else [])
         subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
     return labels
 

@@ -241,10 +241,15 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     kinds = _kind_mix(args.kinds) if args.kinds else None
+    if args.kind == "testset" and args.prose and not kinds:
+        from ocr.errors import OCRError
+
+        raise OCRError("--prose on a test set needs --kinds (the plain test set is session 1's lines)")
     if args.kind == "testset" and kinds:
         from ocr.training.synth.kinds import render_kind_test_set
 
-        print(render_kind_test_set(out, n=args.n, seed=args.seed, height=args.height, mix=kinds))
+        print(render_kind_test_set(out, n=args.n, seed=args.seed, height=args.height, mix=kinds,
+                                   prose=args.prose))
     elif args.kind == "testset":
         labels = synth.render_test_set(out, n=args.n, seed=args.seed, height=args.height, font=args.font,
                                        augment=not args.clean)
@@ -425,8 +430,8 @@ def _add_extra_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-len", type=int, default=24, help="longest training line (shards)")
     p.add_argument("--clean", action="store_true", help="no augmentation")
     p.add_argument("--prose", type=float, default=0.0,
-                   help="shards: chance of a prose mark (——, ……, --, ·, ～) after each word of a sentence "
-                        "(0: the lines earlier sessions rendered for the seed)")
+                   help="shards, and test sets with --kinds: chance of a prose mark (——, ……, --, -, ·, ～) "
+                        "after each word of a sentence (0: the lines earlier sessions rendered for the seed)")
     p.add_argument("--kinds", default="",
                    help="kinds of line: 'all' (documents simplified + traditional, forms, plates, signs, "
                         "handwriting-like) or shares such as 'doc_tc=0.5,plate=0.5'; a test set then uses "

@@ -162,6 +162,7 @@ def test_synth_kinds_takes_the_symbol_kind_and_refuses_unknown_ones(
                  "--prose", "0.3", "--quiet"]) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["lines"] == 4
     _assert_one_line_error(_run("synth", "shards", str(tmp_path / "bad"), "--kinds", "symbols=1", "--n", "2"))
+    _assert_one_line_error(_run("synth", "testset", str(tmp_path / "p"), "--prose", "0.3", "--n", "2"))
 
 
 def test_train_exports_into_its_run_not_over_the_shipped_model(tmp_path: Path,

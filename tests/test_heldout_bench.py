@@ -28,10 +28,11 @@ def test_table_has_a_row_per_set_and_a_column_per_engine() -> None:
 
 
 def test_the_documented_sets_and_seeds() -> None:
-    assert [(Path(s.folder).name, s.n, s.seed, s.kinds) for s in heldout.SETS] == [
-        ("synth_test", 2000, 20261124, ""), ("kinds_test", 600, 20261126, "all"),
-        ("symbols_test", 400, 20261127, "symbol=1"), ("scene_test", 300, 20261127, "scene=1"),
-        ("platecam_test", 300, 20261128, "plate_cam=1")]
+    assert [(Path(s.folder).name, s.n, s.seed, s.kinds, s.prose) for s in heldout.SETS] == [
+        ("synth_test", 2000, 20261124, "", 0.0), ("kinds_test", 600, 20261126, "all", 0.0),
+        ("symbols_test", 400, 20261127, "symbol=1", 0.0), ("scene_test", 300, 20261127, "scene=1", 0.0),
+        ("platecam_test", 300, 20261128, "plate_cam=1", 0.0),
+        ("prose_test", 300, 20261129, "doc_sc=0.5,doc_tc=0.5", 0.3)]
 
 
 @pytest.mark.skipif(not any(f.name == "noto-sans-sc" for f in available_fonts()),
@@ -44,3 +45,13 @@ def test_render_makes_a_missing_set_once(tmp_path: Path, monkeypatch: pytest.Mon
     assert len(rows) == 3 and all(r.startswith("symbol/") for r in rows)
     stamp = labels.stat().st_mtime_ns
     assert heldout.render(s) == labels and labels.stat().st_mtime_ns == stamp  # kept, not re-rendered
+
+
+@pytest.mark.skipif(not any(f.name == "noto-sans-sc" for f in available_fonts()),
+                    reason="fonts-noto-cjk is not installed (make test installs it with apt)")
+def test_a_prose_set_renders_its_marks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(heldout, "ROOT", tmp_path)
+    plain = heldout.render(heldout.HeldOut("plain", 6, 7, "doc_sc=1")).read_text(encoding="utf-8")
+    prose = heldout.render(heldout.HeldOut("prose", 6, 7, "doc_sc=1", prose=0.9)).read_text(encoding="utf-8")
+    marks = ("——", "……", "-", "·", "～")
+    assert not any(m in plain for m in marks) and sum(prose.count(m) for m in marks) >= 3

@@ -579,12 +579,13 @@ def kind_lines(n: int, seed: int, height: int = 64, mix: dict[str, float] | None
 
 
 def render_kind_test_set(out_dir: Path, n: int = 600, seed: int = 20261126, height: int = 64,
-                         mix: dict[str, float] | None = None) -> Path:
+                         mix: dict[str, float] | None = None, prose: float = 0.0) -> Path:
     """A labelled held-out set of the kinds (held-out faces only): out_dir/KIND/XXXXX.png +
-    labels.tsv (`KIND/XXXXX.png<TAB>text`: the first folder names the kind). Returns the labels path."""
+    labels.tsv (`KIND/XXXXX.png<TAB>text`: the first folder names the kind). prose: as kind_lines (0, the
+    default, renders the sets earlier sessions measured). Returns the labels path."""
     out_dir = Path(out_dir)
     rows = []
-    for i, (text, img, kind) in enumerate(kind_lines(n, seed, height, mix, held_out=True)):
+    for i, (text, img, kind) in enumerate(kind_lines(n, seed, height, mix, held_out=True, prose=prose)):
         name = f"{kind.split('/')[0]}/{i:05d}.png"
         (out_dir / name).parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(img).save(out_dir / name)
