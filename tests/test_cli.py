@@ -148,12 +148,9 @@ def test_bench_zip_slip_writes_nothing_outside_and_cleans_up(tmp_path: Path) -> 
     assert "zip-slip" in proc.stderr or proc.returncode == 2
 
 
+@pytest.mark.noto
 def test_synth_kinds_takes_the_symbol_kind_and_refuses_unknown_ones(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from ocr.training.synth import available_fonts
-
-    if not any(f.name == "noto-sans-sc" for f in available_fonts()):
-        pytest.skip("fonts-noto-cjk is not installed (make test installs it with apt)")
     out = str(tmp_path / "sym")
     assert main(["synth", "testset", out, "--kinds", "symbol=1", "--n", "3", "--quiet"]) == 0
     rows = (tmp_path / "sym" / "labels.tsv").read_text(encoding="utf-8").splitlines()
@@ -165,14 +162,13 @@ def test_synth_kinds_takes_the_symbol_kind_and_refuses_unknown_ones(
     _assert_one_line_error(_run("synth", "testset", str(tmp_path / "p"), "--prose", "0.3", "--n", "2"))
 
 
+@pytest.mark.noto
 def test_train_exports_into_its_run_not_over_the_shipped_model(tmp_path: Path,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
     """Without --export the best evaluated checkpoint lands in RUN_DIR/best.pt (it once defaulted to
     models/crnn.pt, so a quick `train --eval …` replaced the shipped weights)."""
-    from ocr.training.synth import available_fonts, render_shards, render_test_set
+    from ocr.training.synth import render_shards, render_test_set
 
-    if not any(f.name == "noto-sans-sc" for f in available_fonts()):
-        pytest.skip("fonts-noto-cjk is not installed (make test installs it with apt)")
     shipped = ROOT / "models" / "crnn.pt"
     before = shipped.stat().st_mtime_ns if shipped.exists() else None
     render_shards(tmp_path / "sh", n=6, seed=3, shard_size=6, max_len=4)

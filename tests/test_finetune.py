@@ -138,6 +138,7 @@ def test_the_kl_to_the_base_scales_with_kd_weight() -> None:
     assert same == pytest.approx(ctc, abs=1e-4)
 
 
+@pytest.mark.noto
 def test_rehearsal_lines_are_the_kinds_the_base_was_trained_on() -> None:
     """By default every rehearsal line comes from the kinds mix (traditional lines among them), at most
     REHEARSAL_MAX_CHARS; with rare=0.5 the odd ones are rare-character lines (2-8 characters); all in the
@@ -146,10 +147,7 @@ def test_rehearsal_lines_are_the_kinds_the_base_was_trained_on() -> None:
 
     from ocr.charset import load_charset
     from ocr.training.finetune import REHEARSAL_MAX_CHARS, Rehearsal
-    from ocr.training.synth import available_fonts
 
-    if not any(f.name == "noto-sans-sc" for f in available_fonts()):
-        pytest.skip("fonts-noto-cjk is not installed (make test installs it with apt)")
     chars = load_charset().chars
     known = set(chars[1:])
     rehearsal = Rehearsal(32, chars, seed=3, pool=64, rare=0.5)
@@ -186,15 +184,13 @@ def test_lookalikes_are_the_nearest_classifier_rows_to_yours() -> None:
     assert lookalikes(model, chars, {"?"}) == set()
 
 
+@pytest.mark.noto
 def test_focus_rehearsal_lines_hold_a_lookalike_in_general_text() -> None:
     """focus=0.5: the even lines hold a look-alike and a character that is neither a look-alike nor
     yours; the odd lines are the default's lines, unchanged."""
     from ocr.charset import load_charset
     from ocr.training.finetune import Rehearsal
-    from ocr.training.synth import available_fonts
 
-    if not any(f.name == "noto-sans-sc" for f in available_fonts()):
-        pytest.skip("fonts-noto-cjk is not installed (make test installs it with apt)")
     chars = load_charset().chars
     yours = set("0123456789ABCDEFGHJKLMNPQRSTUVWXYZ京沪")
     near = {"l", "I", "i", "o", "O", "凉"}

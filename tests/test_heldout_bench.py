@@ -8,15 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from ocr.training.synth import available_fonts
-
 ROOT = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("heldout", ROOT / "benchmarks" / "heldout.py")
 heldout = importlib.util.module_from_spec(_spec)  # type: ignore[arg-type]
 sys.modules["heldout"] = heldout  # its dataclass looks its module up while the module runs
 _spec.loader.exec_module(heldout)  # type: ignore[union-attr]
-needs_noto = pytest.mark.skipif(not any(f.name == "noto-sans-sc" for f in available_fonts()),
-                                reason="fonts-noto-cjk is not installed (make test installs it with apt)")
+needs_noto = pytest.mark.noto
 
 
 def test_table_has_a_row_per_set_and_a_column_per_engine() -> None:

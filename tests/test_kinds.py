@@ -9,7 +9,7 @@ import pytest
 
 from ocr.charset import load_charset
 from ocr.preprocess import background_is_dark
-from ocr.training.synth import Corpus, available_fonts
+from ocr.training.synth import Corpus
 from ocr.training.synth.kinds import (
     KIND_MIX,
     KINDS,
@@ -19,10 +19,7 @@ from ocr.training.synth.kinds import (
     render_kind_test_set,
 )
 
-pytestmark = pytest.mark.skipif(
-    not any(f.name == "noto-sans-sc" for f in available_fonts()),
-    reason="fonts-noto-cjk is not installed (make test installs it with apt)",
-)
+pytestmark = pytest.mark.noto
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -22,10 +22,7 @@ from ocr.training.synth import (
     training_fonts,
 )
 
-needs_fonts = pytest.mark.skipif(
-    not any(f.name == "noto-sans-sc" for f in available_fonts()),
-    reason="fonts-noto-cjk is not installed (make test installs it with apt)",
-)
+needs_fonts = pytest.mark.noto
 
 
 def test_charset_file_blank_and_sha() -> None:

@@ -19,11 +19,9 @@ from ocr.training.distill import charset_map, distill_targets, load_teacher
 from ocr.training.evaluate import TorchCrnnEngine, evaluate
 from ocr.training.loop import export_run, train
 from ocr.training.schedule import lr_factor
-from ocr.training.synth import available_fonts, render_shards, render_test_set
+from ocr.training.synth import render_shards, render_test_set
 
-pytestmark = pytest.mark.skipif(
-    not any(f.name == "noto-sans-sc" for f in available_fonts()), reason="fonts-noto-cjk is not installed"
-)
+pytestmark = pytest.mark.noto
 
 
 @pytest.fixture(scope="module")
