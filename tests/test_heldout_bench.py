@@ -13,7 +13,6 @@ _spec = importlib.util.spec_from_file_location("heldout", ROOT / "benchmarks" / 
 heldout = importlib.util.module_from_spec(_spec)  # type: ignore[arg-type]
 sys.modules["heldout"] = heldout  # its dataclass looks its module up while the module runs
 _spec.loader.exec_module(heldout)  # type: ignore[union-attr]
-needs_noto = pytest.mark.noto
 
 
 def test_table_has_a_row_per_set_and_a_column_per_engine() -> None:
@@ -34,7 +33,7 @@ def test_the_documented_sets_and_seeds() -> None:
         ("prose_test", 300, 20261129, "doc_sc=0.5,doc_tc=0.5", 0.3)]
 
 
-@needs_noto
+@pytest.mark.noto
 def test_render_makes_a_missing_set_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(heldout, "ROOT", tmp_path)
     s = heldout.HeldOut("sym", 3, 5, "symbol=1")
@@ -45,7 +44,7 @@ def test_render_makes_a_missing_set_once(tmp_path: Path, monkeypatch: pytest.Mon
     assert heldout.render(s) == labels and labels.stat().st_mtime_ns == stamp  # kept, not re-rendered
 
 
-@needs_noto
+@pytest.mark.noto
 def test_a_prose_set_renders_its_marks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(heldout, "ROOT", tmp_path)
     plain = heldout.render(heldout.HeldOut("plain", 6, 7, "doc_sc=1")).read_text(encoding="utf-8")

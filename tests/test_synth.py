@@ -22,8 +22,6 @@ from ocr.training.synth import (
     training_fonts,
 )
 
-needs_fonts = pytest.mark.noto
-
 
 def test_charset_file_blank_and_sha() -> None:
     cs = load_charset()
@@ -74,7 +72,7 @@ def test_corpus_prose_marks() -> None:
     with pytest.raises(ValueError, match="prose"):
         Corpus(prose=1.0)
 
-@needs_fonts
+@pytest.mark.noto
 @pytest.mark.parametrize("augment", [False, True])
 def test_render_line_deterministic(augment: bool) -> None:
     font = font_by_name("noto-sans-sc")
@@ -88,7 +86,7 @@ def test_render_line_deterministic(augment: bool) -> None:
     assert a.mean() > 100  # mostly light background, dark text
 
 
-@needs_fonts
+@pytest.mark.noto
 def test_font_coverage() -> None:
     # simplified faces cover GB2312 (the charset's traditional extension is drawn by the TC faces)
     han = "".join(c for c in gb2312_chars() if "\u4e00" <= c <= "\u9fff")
@@ -100,7 +98,7 @@ def test_font_coverage() -> None:
     assert not font_covers(font_by_name("noto-sans-sc"), "\U000f0000")  # a private-use code point
 
 
-@needs_fonts
+@pytest.mark.noto
 def test_shard_round_trip(tmp_path: Path) -> None:
     stats = render_shards(tmp_path, n=7, seed=5, shard_size=4, max_len=6)
     assert stats["lines"] == 7
@@ -124,7 +122,7 @@ def test_shard_round_trip(tmp_path: Path) -> None:
     assert any(m in t for t in load_shard(marked / "shard_00000.npz").labels for m in _PUNCT_PROSE)
 
 
-@needs_fonts
+@pytest.mark.noto
 def test_render_test_set(tmp_path: Path) -> None:
     if not Path(font_by_name(HELD_OUT_FONT).path).exists():
         pytest.skip("held-out font fonts-arphic-uming not installed")
