@@ -1,8 +1,10 @@
 """Pack what an on-device training run needs beside the repository (issue 15, session 10).
 
     PYTHONPATH=/tmp/ft .venv/bin/python scripts/training/device_pack.py [OUT] [CRNN_BASE]
-    # fontTools + brotli in /tmp/ft; OUT defaults to .devpack/carry, CRNN_BASE to models/crnn.pt
-    # (session 10 grew the session-2 crnn: git show ad56094:models/crnn.pt > /tmp/crnn_s2.pt)
+    # fontTools + brotli in /tmp/ft; OUT defaults to .devpack/carry; crnn_init.pt only when CRNN_BASE is
+    # given (session 10 grew the session-2 crnn: git show ad56094:models/crnn.pt > /tmp/crnn_s2.pt; the
+    # shipped models already have the charset and head, and device_train.py starts from them)
+    # the training faces must be installed first: scripts/install_system.sh --training
 
 The device copy of the repository carries at most 64 MiB, so everything is cut to fit:
 - fonts/NAME.woff2: 21 training faces subset to our 9,699-class charset and WOFF2-compressed (a Noto CJK
@@ -13,9 +15,9 @@ The device copy of the repository carries at most 64 MiB, so everything is cut t
   semibold) and noto-serif-sc-black.
 - jieba_dict.txt.xz: jieba's dict.txt (the corpus reads it through `ocr.charset.jieba_words`).
 - whl/: Pillow 13.0.0 (reads WOFF2) and OpenCC 1.4.2 wheels for the device's Python 3.12.
-- crnn_init.pt: CRNN_BASE (session 10: the session-2 `crnn`, 6,995 classes, full head) grown to the
-  9,699-class charset (a new traditional character starts from its simplified form's row) and its head
-  factorised to rank 256.
+- crnn_init.pt (only with CRNN_BASE): CRNN_BASE (session 10: the session-2 `crnn`, 6,995 classes, full
+  head) grown to the 9,699-class charset (a new traditional character starts from its simplified form's
+  row) and its head factorised to rank 256.
 """
 from __future__ import annotations
 
@@ -67,7 +69,7 @@ def subset(job: tuple[str, int, str, str, str]) -> tuple[str, int]:
     return str(out), out.stat().st_size
 
 
-def main(out: Path, crnn_base: Path) -> None:
+def main(out: Path, crnn_base: Path | None) -> None:
     charset = load_charset()
     chars = "".join(c for c in charset.chars if c) + "\U0010fffd\uffff·"
     (out / "fonts").mkdir(parents=True, exist_ok=True)
@@ -87,6 +89,8 @@ def main(out: Path, crnn_base: Path) -> None:
                     "--python-version", "3.12", "--implementation", "cp",
                     "--platform", "manylinux_2_28_x86_64", "--platform", "manylinux_2_17_x86_64",
                     "-d", str(out / "whl"), "pillow==13.0.0", "OpenCC==1.4.2"], check=True)
+    if crnn_base is None:
+        return
     model, meta = load_checkpoint(crnn_base)
     model = extend_classes(model, list(meta["charset"]), list(charset.chars)).factorize_head(HEAD_RANK)
     save_export(model, out / "crnn_init.pt", charset,
@@ -96,4 +100,4 @@ def main(out: Path, crnn_base: Path) -> None:
 
 if __name__ == "__main__":
     main(Path(sys.argv[1] if len(sys.argv) > 1 else ".devpack/carry"),
-         Path(sys.argv[2] if len(sys.argv) > 2 else "models/crnn.pt"))
+         Path(sys.argv[2]) if len(sys.argv) > 2 else None)
