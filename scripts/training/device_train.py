@@ -259,13 +259,16 @@ def main() -> None:
         el = time.time() - t0
         for name, m in models.items():
             m.eval()
-            meta = {**metas[name],  # save_export rewrites the format, config, charset and input keys
-                    "init": f"{args.tag} device run from {specs[name][0].relative_to(ROOT)}" + grown[name],
-                    "parent": {k: metas[name].get(k) for k in ("init", "steps", "samples_seen", "cpu_hours")},
+            # only this run's keys: the parent's own (train_config, cpu_hours, blend, data) describe the
+            # parent and go under "parent"; save_export writes the format, config, charset and input keys
+            meta = {"init": f"{args.tag} device run from {specs[name][0].relative_to(ROOT)}" + grown[name],
+                    "parent": {k: metas[name][k] for k in ("init", "steps", "samples_seen", "cpu_hours",
+                                                           "device_seconds", "parent", "blend")
+                               if k in metas[name]},
                     "steps": step, "samples_seen": seen, "unique_lines": fresh * args.batch,
                     "device_seconds": round(el, 1), "device": device_name,
                     "data": f"ocr.training.synth.kinds lines (KIND_MIX{plate_note}, 90 %) + long "
-                            "simplified document lines (25-45 chars, 10 %), rendered on the fly, 20 "
+                            f"simplified document lines (25-45 chars, 10 %), rendered on the fly, {faces} "
                             "training faces (WOFF2 subsets)", "lr": specs[name][1]}
             save_export(copy.deepcopy(m).cpu().float(), args.out / f"{name}{tag}.pt", charset, meta)
             m.train()
