@@ -22,6 +22,10 @@ Session 13 continued both shipped models (`--crnn-init` now defaults to models/c
 `crnn_fast_g`: `crnn-fast` grown by ocr.models.port.grow (`--grow`, a function-preserving copy with more
 blocks, a wider BiLSTM and a wider low-rank head), on the same batches, so the two are compared on equal
 data. `--lr-mults` scales each model's learning rates.
+
+Session 24 (both models, `--extra-kinds plate_cam=0.08,scene=0.08,symbol=0.08 --prose 0.06 --plates 0.2`):
+the renderers kept the queue full (no replays) and the H200 read 19-67 % busy, so this loop itself
+(7.7 steps/s, two models a batch of 128) was the limit; mixed precision or larger batches are untried.
 """
 from __future__ import annotations
 
