@@ -7,12 +7,13 @@
     # the training faces must be installed first: scripts/install_system.sh --training
 
 The device copy of the repository carries at most 64 MiB, so everything is cut to fit:
-- fonts/NAME.woff2: 21 training faces subset to our 9,699-class charset and WOFF2-compressed (a Noto CJK
-  .ttc is 18-26 MB; one face cut to the charset is ~1.6-2.2 MB as WOFF2), and fonts/map.json
+- fonts/NAME.woff2: the 18 training faces of KEEP subset to our 9,699-class charset and WOFF2-compressed
+  (a Noto CJK .ttc is 18-26 MB; one face cut to the charset is ~0.6-2.4 MB as WOFF2), and fonts/map.json
   {"path|index": "fonts/NAME.woff2"}; the device script points `pil_font` at them. Faces left out to fit:
   tw-kai, babelstone-han, cwfs, cwyen, ukai-cn, gkai00mp, noto-sans-hk, noto-sans-tc-bold,
   noto-sans-tc-black, noto-sans-sc-medium and four noto-serif-sc weights (light, extralight, medium,
-  semibold) and noto-serif-sc-black.
+  semibold) and noto-serif-sc-black; since session 24, whose copy also carried models/crnn.pt, also
+  noto-sans-sc-black and noto-serif-tc-light.
 - jieba_dict.txt.xz: jieba's dict.txt (the corpus reads it through `ocr.charset.jieba_words`).
 - whl/: Pillow 13.0.0 (reads WOFF2) and OpenCC 1.4.2 wheels for the device's Python 3.12.
 - crnn_init.pt (only with CRNN_BASE): CRNN_BASE (session 10: the session-2 `crnn`, 6,995 classes, full
@@ -37,8 +38,8 @@ from ocr.training.synth.fonts import HELD_OUT_FONT
 
 KEEP = ("noto-sans-sc", "noto-sans-sc-bold", "noto-serif-sc", "noto-serif-sc-bold", "wqy-zenhei",
         "wqy-microhei", "lxgw-wenkai", "smiley-sans", "noto-sans-tc", "noto-serif-tc",
-        "noto-serif-tc-bold", "noto-serif-tc-light", "bsmi00lp", "bkai00mp", "tw-sung", "cwkai", "cwheib",
-        "noto-sans-sc-black", "DejaVuSansCondensed-Bold", "DejaVuSansCondensed")
+        "noto-serif-tc-bold", "bsmi00lp", "bkai00mp", "tw-sung", "cwkai", "cwheib",
+        "DejaVuSansCondensed-Bold", "DejaVuSansCondensed")
 HEAD_RANK = 256
 
 
