@@ -4,8 +4,11 @@ resumable trainer.
 
     # here: pack what the device copy needs (fonts subset to the charset, wheels, the grown crnn)
     PYTHONPATH=/tmp/ft .venv/bin/python scripts/training/device_pack.py
+    .venv/bin/python scripts/training/device_tree.py slim --carry .devpack/carry  # fit the 64 MiB copy
     # there (the device tool's `run`, carrying .devpack/carry):
     python3 scripts/training/device_train.py --minutes 7 --out $OUT
+    # here, after the call:
+    .venv/bin/python scripts/training/device_tree.py restore
     # here, a smoke test of the same path on the CPU:
     .venv/bin/python scripts/training/device_train.py --minutes 0.5 --workers 1 --out /tmp/dev --local
 
@@ -26,6 +29,12 @@ data. `--lr-mults` scales each model's learning rates.
 Session 24 (both models, `--extra-kinds plate_cam=0.08,scene=0.08,symbol=0.08 --prose 0.06 --plates 0.2`):
 the renderers kept the queue full (no replays) and the H200 read 19-67 % busy, so this loop itself
 (7.7 steps/s, two models a batch of 128) was the limit; mixed precision or larger batches are untried.
+
+Session 25 (CPU only) took the per-step waits out of the loop: the line lengths stay on the CPU (the
+model's pack_padded_sequence and the CTC loss read them there, so no step copies a length back from the
+device) and the losses are summed on the device and read every 100 steps; `--amp` runs the forward
+passes under bf16 autocast (CTC loss in float32). Both checked on the CPU (`--local`) only: their speed
+on a GPU is unmeasured.
 """
 from __future__ import annotations
 
@@ -189,6 +198,8 @@ def main() -> None:
     ap.add_argument("--prose", type=float, default=0.0,
                     help="chance of a prose mark (——, ……) after each word of a sentence (Corpus(prose=...))")
     ap.add_argument("--seed", type=int, default=1010)
+    ap.add_argument("--amp", action="store_true",
+                    help="bf16 autocast of the forward passes (CTC loss in float32); not yet timed on a GPU")
     args = ap.parse_args()
     t_begin = time.time()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -235,7 +246,7 @@ def main() -> None:
     extra = {k: float(v) for k, v in (kv.split("=") for kv in args.extra_kinds.split(",") if kv)}
     data = make_dataset(args.batch, 64, 2400, args.seed, args.plates, extra, args.prose)
     loader = torch.utils.data.DataLoader(data, batch_size=None, num_workers=args.workers, prefetch_factor=6,
-                                         persistent_workers=True)
+                                         persistent_workers=True, pin_memory=dev.type == "cuda")
     q: queue.Queue = queue.Queue(maxsize=64)
 
     def feed() -> None:
@@ -252,7 +263,7 @@ def main() -> None:
     log = (args.out / "log.jsonl").open("a", encoding="utf-8")
     device_name = torch.cuda.get_device_name() if dev.type == "cuda" else "cpu"
     log.write(json.dumps({"event": "start", "device": device_name, "faces": faces, "workers": args.workers,
-                          "setup_s": round(t0 - t_begin, 1)}) + "\n")
+                          "amp": args.amp, "setup_s": round(t0 - t_begin, 1)}) + "\n")
     last_save, mid_saved = t0, False
 
     plate_note = f" with plates at {args.plates:.0%}" if args.plates else ""
@@ -273,7 +284,7 @@ def main() -> None:
                     "device_seconds": round(el, 1), "device": device_name,
                     "data": f"ocr.training.synth.kinds lines (KIND_MIX{plate_note}, 90 %) + long "
                             f"simplified document lines (25-45 chars, 10 %), rendered on the fly, {faces} "
-                            "training faces (WOFF2 subsets)", "lr": specs[name][1]}
+                            "training faces (WOFF2 subsets)", "lr": specs[name][1], "amp": args.amp}
             save_export(copy.deepcopy(m).cpu().float(), args.out / f"{name}{tag}.pt", charset, meta)
             m.train()
 
@@ -288,7 +299,10 @@ def main() -> None:
             except queue.Empty:
                 batch = None
         if batch is not None:
-            x8, tgt, tgt_len, widths = (t.to(dev, non_blocking=True) for t in batch)
+            # images and targets to the device; every length stays on the CPU, where pack_padded_sequence
+            # and the CTC loss read them, so no step waits for the device to hand a length back
+            x8, tgt = (t.to(dev, non_blocking=True) for t in batch[:2])
+            tgt_len, widths = batch[2], batch[3]
             ring.append((x8, tgt, tgt_len, widths))
             if len(ring) > 400:
                 ring.pop(0)
@@ -305,8 +319,10 @@ def main() -> None:
         x = x8.float() / 255.0
         for name, m in models.items():
             xs, w = rescale_batch(x, widths, m.config.height)
-            in_len = CRNN.output_length(w)
-            logp = m(xs, in_len.cpu()).log_softmax(-1)  # (B, T, C)
+            in_len = CRNN.output_length(w)  # (B,) on the CPU
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=args.amp):
+                logits = m(xs, in_len)  # (B, T, C)
+            logp = logits.float().log_softmax(-1)  # (B, T, C) float32 whatever the autocast
             loss = ctc(logp.transpose(0, 1), tgt, in_len, tgt_len)
             for g, base in zip(opts[name].param_groups, bases[name], strict=True):
                 g["lr"] = base * factor
@@ -314,13 +330,13 @@ def main() -> None:
             loss.backward()
             torch.nn.utils.clip_grad_norm_(m.parameters(), 5.0)
             opts[name].step()
-            loss_sum[name] += float(loss.detach())
+            loss_sum[name] = loss_sum[name] + loss.detach()  # summed on the device: read every 100 steps
         step += 1
         seen += x.shape[0]
         if step % 100 == 0:
             rec = {"step": step, "t": round(time.time() - t0, 1), "fresh": fresh, "replays": replays,
                    "lr_factor": round(factor, 4), "queue": q.qsize(),
-                   **{f"loss_{k}": round(v / 100, 4) for k, v in loss_sum.items()}}
+                   **{f"loss_{k}": round(float(v) / 100, 4) for k, v in loss_sum.items()}}
             log.write(json.dumps(rec) + "\n")
             log.flush()
             print(json.dumps(rec), flush=True)
