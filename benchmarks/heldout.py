@@ -42,6 +42,8 @@ SETS = (
     HeldOut("data/platecam_test", 300, 20261128, "plate_cam=1", "plates as cameras crop them (session 21)"),
     HeldOut("data/prose_test", 300, 20261129, "doc_sc=0.5,doc_tc=0.5",
             "document lines with dashes ——, ellipses ……, hyphens (session 22)", prose=0.3),
+    HeldOut("data/contact_test", 300, 20261130, "contact=1",
+            "web addresses, e-mails, hotlines, opening hours, starred notes (session 25)"),
 )
 
 

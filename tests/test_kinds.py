@@ -57,7 +57,7 @@ def test_kind_test_set_names_the_kind_in_the_first_folder(tmp_path: Path) -> Non
     assert all((labels.parent / r[0]).exists() for r in rows)
 
 
-@pytest.mark.parametrize("kind", ["doc_tc", "form", "sign", "symbol", "scene"])
+@pytest.mark.parametrize("kind", ["doc_tc", "form", "sign", "symbol", "scene", "contact"])
 def test_max_chars_keeps_lines_short(kind: str) -> None:
     corpus = Corpus()
     for i in range(6):
@@ -82,6 +82,25 @@ def test_symbol_lines_draw_the_symbols_other_kinds_never_do() -> None:
     assert len(marks(symbol)) >= 40 and len(marks(symbol)) > 3 * len(marks(mixed))
     assert any(c in "".join(symbol) for c in "①②③④⑤⑥⑦⑧⑨⑩") and "±" in "".join(
         corpus.symbolic(np.random.default_rng([5, i]), 12) for i in range(200))
+
+
+def test_contact_lines_draw_what_the_probe_found_missing() -> None:
+    """The "contact" kind (outside the default mix) draws lower-case web addresses, e-mails with `_`,
+    starred notes and the `~` / `～` of opening hours, which the session-22 probe found misread; every
+    line is in the charset and renders, as a document line or a sign."""
+    assert "contact" not in KIND_MIX and "contact" in KINDS
+    corpus, cs = Corpus(), load_charset()
+    texts = [corpus.contact(np.random.default_rng([25, i])) for i in range(300)]
+    joined = "\n".join(texts)
+    assert all(t and cs.covers(t) for t in texts)
+    assert "www." in joined and "@" in joined and "_" in joined and "*" in joined
+    assert any(m in joined for m in "~～") and "http" in joined
+    lower = [t for t in texts if "www." in t]
+    assert len(lower) >= 20
+    rendered = [render_kind("contact", np.random.default_rng([26, i]), corpus, height=32) for i in range(12)]
+    assert all(cs.covers(t) and img.shape[0] == 32 and img.dtype == np.uint8 for t, img, _ in rendered)
+    again = [render_kind("contact", np.random.default_rng([26, i]), corpus, height=32) for i in range(12)]
+    assert all(a[0] == b[0] and np.array_equal(a[1], b[1]) for a, b in zip(rendered, again, strict=True))
 
 
 def test_accept_redraws_the_text_before_rendering() -> None:

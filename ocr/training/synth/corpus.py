@@ -51,6 +51,26 @@ _PINYIN = ("zhōng", "guó", "rén", "mín", "běi", "jīng", "shàng", "hǎi", 
            "Ǐ", "Ì", "Ê", "Ô", "Â", "ǖ", "ǘ", "ǚ", "ǜ", "ê", "ô", "â", "î", "û", "ń", "ǐ", "ì", "í", "lù",
            "shū", "gǔ", "wǒ", "duō", "bù", "kū", "zuò", "hē", "fú", "pò", "lè", "nián", "sān")
 _MONEY = ("€", "£", "§", "¥", "￥", "$", "US$", "HK$")
+# Contact and notice lines of ads, shop signs, tickets and forms (Corpus.contact, session 25): a session-22
+# probe, still true in session 25, read lower-case `www` as `WWW`, `_` as a space, `*` as 艹 or dropped
+# and the `~` of opening hours as `-`, because no other line draws them in these places.
+_SYLLABLES = ("zhong", "guo", "bei", "jing", "shang", "hai", "hua", "xin", "tian", "an", "da", "xue", "jia",
+              "mei", "li", "ming", "tong", "cheng", "kang", "yuan", "long", "feng", "sheng", "wang", "yun",
+              "shi", "ji", "kai", "le", "bao", "jin", "hong", "fu", "ke", "ji", "hui", "mall", "shop", "go")
+_TLDS = (".com", ".cn", ".com.cn", ".net", ".org", ".gov.cn", ".edu.cn", ".hk", ".tw", ".cc", ".io")
+_CONTACT_LABELS = {
+    "web": ("官网", "网址", "网站", "官方网站", "Web", "WEB", "网址 WEBSITE", "Website", "详情请访问",
+            "登录"),
+    "mail": ("邮箱", "电子邮箱", "E-mail", "Email", "邮箱 E-MAIL", "投稿邮箱", "联系邮箱"),
+    "tel": ("客服热线", "服务热线", "咨询电话", "订购热线", "TEL", "Tel", "电话", "热线", "手机",
+            "传真 FAX"),
+    "hours": ("营业时间", "开放时间", "办公时间", "服务时间", "营业时间 OPEN", "Hours", "入园时间",
+              "配送时间"),
+    "social": ("微信", "微信号", "QQ", "QQ群", "微博", "公众号", "抖音号"),
+}
+_RANGE_MARKS = ("~", "～", "-", "—", "－", "至", " - ", " ~ ")
+_NOTES = ("带*号为必填项", "*号项目为必填", "标*的为必填项", "*以上价格仅供参考", "*图片仅供参考",
+          "*本活动最终解释权归本公司所有", "※请妥善保管此票", "*请以实物为准")
 
 
 def amount_upper(yuan: int, jiao: int = 0, fen: int = 0) -> str:
@@ -267,6 +287,61 @@ class Corpus:
                       f"{mark}{words(4)}{mark}"))
         s = "".join(c for c in s if self.charset.covers(c)).strip()
         return s[: max(n_chars, 4) + 8] or self.sentence(rng, max(n_chars, 1))
+
+    def contact(self, rng: np.random.Generator) -> str:
+        """A contact or notice line of an ad, sign, ticket or form: a web address (mostly lower case), an
+        e-mail (with `_` or `.`), a hotline, opening hours with a range mark (~, ～, -, 至), a social
+        account, or a starred footnote. Only charset characters."""
+
+        def pick(seq):  # one element of a sequence
+            return seq[int(rng.integers(len(seq)))]
+
+        def name(k: int) -> str:  # a domain-like name of k parts
+            return "".join(pick(_SYLLABLES) if rng.random() < 0.7 else pick(_LATIN_WORDS).lower()
+                           for _ in range(k))
+
+        def digits(n: int) -> str:
+            return "".join(str(int(c)) for c in rng.integers(0, 10, n))
+
+        k = int(rng.integers(0, 6))
+        sep = pick(("：", ":", " ", "：", ""))
+        if k == 0:  # a web address
+            host = name(int(rng.integers(1, 4))) + pick(_TLDS)
+            url = pick((f"www.{host}", f"www.{host}", f"http://www.{host}", f"https://{host}", host,
+                        f"https://www.{host}/{name(1)}", f"{name(1)}.{host}", f"http://{host}/{name(1)}.html"))
+            s = pick(_CONTACT_LABELS["web"]) + sep + url if rng.random() < 0.7 else url
+            if rng.random() < 0.1:
+                s = s.upper()
+        elif k == 1:  # an e-mail address
+            user = pick((name(1), name(2), f"{name(1)}_{name(1)}", f"{name(1)}.{name(1)}",
+                         f"{name(1)}{digits(3)}", digits(int(rng.integers(6, 11)))))
+            domain = pick((name(1) + pick(_TLDS), "qq.com", "163.com"))
+            s = pick(_CONTACT_LABELS["mail"]) + sep + f"{user}@{domain}"
+        elif k == 2:  # a hotline or phone number
+            num = pick((f"400-{digits(3)}-{digits(4)}", f"800-{digits(3)}-{digits(4)}",
+                        f"0{digits(2)}-{digits(8)}", f"(0{digits(2)}){digits(8)}",
+                        f"0{digits(3)}-{digits(7)}", f"1{digits(2)} {digits(4)} {digits(4)}",
+                        f"1{digits(10)}", f"+86 1{digits(10)}"))
+            s = pick(_CONTACT_LABELS["tel"]) + sep + num
+        elif k == 3:  # opening hours
+            h1, h2 = int(rng.integers(6, 12)), int(rng.integers(12, 24))
+            m1, m2 = pick(("00", "30")), pick(("00", "30"))
+            hours = f"{h1}:{m1}{pick(_RANGE_MARKS)}{h2}:{m2}"
+            if rng.random() < 0.4:
+                days = pick(("周一至周五", "周一~周日", "周一～周六", "每天", "全年无休", "节假日"))
+                hours = days + pick((" ", "", "：")) + hours
+            s = pick(_CONTACT_LABELS["hours"]) + sep + hours if rng.random() < 0.8 else hours
+        elif k == 4:  # a social account
+            s = pick(_CONTACT_LABELS["social"]) + sep + pick((name(2), f"{name(1)}_{digits(3)}",
+                                                              digits(int(rng.integers(6, 11))),
+                                                              self.sentence(rng, int(rng.integers(2, 7)))))
+        else:  # a starred footnote
+            s = pick(_NOTES) if rng.random() < 0.6 else (
+                pick(("*", "＊", "※", "注：", "注：*")) + self.sentence(rng, int(rng.integers(4, 14))))
+            if rng.random() < 0.2:
+                s = pick(("注：", "备注：", "温馨提示：")) + s
+        s = "".join(c for c in s if self.charset.covers(c)).strip()
+        return s or self.sentence(rng, 6)
 
     def latin(self, rng: np.random.Generator, n_words: int) -> str:
         """Latin words with ASCII punctuation."""

@@ -97,8 +97,10 @@ KIND_MIX: dict[str, float] = {
 # even-stroke letter face, rivets, slant, dim or glaring light, motion blur); "symbol", lines around
 # the symbols documents, forms and lab reports carry (Corpus.symbolic), rendered as document lines;
 # "scene", shop-sign crops as a camera sees them (_scene: extruded 3-D letters, wide spacing, glyphs
-# cut at the top or bottom by a tight crop). Name one in a mix (`--kinds ...,symbol=0.1`) to draw it.
-EXTRA_KINDS: tuple[str, ...] = ("plate_cam", "scene", "symbol")
+# cut at the top or bottom by a tight crop); "contact", the web addresses, e-mails, hotlines, opening hours
+# and starred notes of ads, signs and tickets (Corpus.contact, session 25), as document lines or, one in
+# four, as signs. Name one in a mix (`--kinds ...,symbol=0.1`) to draw it.
+EXTRA_KINDS: tuple[str, ...] = ("plate_cam", "scene", "symbol", "contact")
 KINDS: tuple[str, ...] = (*sorted(KIND_MIX), *EXTRA_KINDS)
 
 _PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
@@ -512,9 +514,14 @@ def render_kind(kind: str, rng: np.random.Generator, corpus: object, height: int
         elif kind == "symbol":
             text = corpus.symbolic(rng, int(rng.integers(2, max(3, min(24, max_chars or 24)))))  # type: ignore[attr-defined]
             text = text[:max_chars].rstrip() if max_chars else text
+        elif kind == "contact":
+            text = corpus.contact(rng)  # type: ignore[attr-defined]
+            text = text[:max_chars].rstrip() if max_chars else text
+            as_sign = rng.random() < 0.25
         else:
             raise ValueError(f"unknown line kind {kind!r}; choose from {', '.join(KINDS)}")
-        trad = kind == "doc_tc" or (kind in ("form", "sign", "hand", "scene") and rng.random() < 0.4)
+        trad = kind == "doc_tc" or (kind in ("form", "sign", "hand", "scene", "contact")
+                                    and rng.random() < 0.4)
         if trad:
             text = _converter(_OPENCC[int(rng.integers(len(_OPENCC)))]).convert(text)
             if not corpus.charset.covers(text):  # type: ignore[attr-defined]  # a rare converted form
@@ -523,7 +530,8 @@ def render_kind(kind: str, rng: np.random.Generator, corpus: object, height: int
             continue
         if kind in ("plate", "plate_cam"):
             return text, _to_model_view(_plate(text, rng, camera=kind == "plate_cam"), height), kind
-        if kind in ("sign", "scene"):
+        sign = kind == "sign" or (kind == "contact" and as_sign)
+        if sign or kind == "scene":
             pool = [f for f in SIGN_FONTS if _exists(f)] if not held_out else sc + tc
         elif kind == "hand":
             pool = [f for f in [*_sc_fonts(), *tc_fonts()] if f.name in HAND_FONTS] if not held_out else sc
@@ -532,7 +540,7 @@ def render_kind(kind: str, rng: np.random.Generator, corpus: object, height: int
         font = _pick(text, pool, rng)
         if font is None:
             continue
-        if kind == "sign":
+        if sign:
             img = _sign(text, font, rng)
         elif kind == "scene":
             img = _scene(text, font, rng)
