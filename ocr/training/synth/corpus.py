@@ -3,13 +3,17 @@ dates and amounts (incl. 大写 via amount_upper), IDs, phone numbers, Latin wor
 
 from __future__ import annotations
 
-from functools import lru_cache
+from collections.abc import Sequence
+from functools import lru_cache, partial
+from typing import TypeVar
 
 import numpy as np
 
 from ocr.charset import Charset, gb2312_chars, jieba_words, load_charset
 
 __all__ = ["Corpus", "amount_upper"]
+
+_T = TypeVar("_T")
 
 
 _DIGITS_UPPER = "零壹贰叁肆伍陆柒捌玖"
@@ -71,6 +75,11 @@ _CONTACT_LABELS = {
 _RANGE_MARKS = ("~", "～", "-", "—", "－", "至", " - ", " ~ ")
 _NOTES = ("带*号为必填项", "*号项目为必填", "标*的为必填项", "*以上价格仅供参考", "*图片仅供参考",
           "*本活动最终解释权归本公司所有", "※请妥善保管此票", "*请以实物为准")
+
+
+def _pick(rng: np.random.Generator, seq: Sequence[_T]) -> _T:
+    """One element of `seq`, drawn with `rng` (one integer draw)."""
+    return seq[int(rng.integers(len(seq)))]
 
 
 def amount_upper(yuan: int, jiao: int = 0, fen: int = 0) -> str:
@@ -235,8 +244,7 @@ class Corpus:
         ‰, °), Greek and math marks, code-like ASCII (@, #, _, |, ~), accented Latin and tone-marked
         pinyin, currencies, rules and brackets. Only charset characters; about `n_chars` long."""
 
-        def pick(seq):  # one element of a sequence
-            return seq[int(rng.integers(len(seq)))]
+        pick = partial(_pick, rng)
 
         def words(k: int) -> str:  # a sentence of about k characters
             return self.sentence(rng, max(2, k))
@@ -293,8 +301,7 @@ class Corpus:
         e-mail (with `_` or `.`), a hotline, opening hours with a range mark (~, ～, -, 至), a social
         account, or a starred footnote. Only charset characters."""
 
-        def pick(seq):  # one element of a sequence
-            return seq[int(rng.integers(len(seq)))]
+        pick = partial(_pick, rng)
 
         def name(k: int) -> str:  # a domain-like name of k parts
             return "".join(pick(_SYLLABLES) if rng.random() < 0.7 else pick(_LATIN_WORDS).lower()

@@ -498,6 +498,7 @@ def render_kind(kind: str, rng: np.random.Generator, corpus: object, height: int
     tc = tc_fonts(held_out)
     seed = int(rng.integers(2**31))
     for _ in range(50 if accept is None else ACCEPT_TRIES):
+        sign = kind == "sign"
         if kind in ("doc_sc", "doc_tc", "hand", "sign"):
             n_max = 12 if kind == "sign" else 30
             text = corpus.line(rng, 1, min(n_max, max_chars or n_max))  # type: ignore[attr-defined]
@@ -508,18 +509,17 @@ def render_kind(kind: str, rng: np.random.Generator, corpus: object, height: int
                 continue
         elif kind == "form":
             text = _form_text(corpus, rng)
-            text = text[:max_chars].rstrip() if max_chars else text
         elif kind in ("plate", "plate_cam"):
             text = _plate_text(rng)
         elif kind == "symbol":
             text = corpus.symbolic(rng, int(rng.integers(2, max(3, min(24, max_chars or 24)))))  # type: ignore[attr-defined]
-            text = text[:max_chars].rstrip() if max_chars else text
         elif kind == "contact":
             text = corpus.contact(rng)  # type: ignore[attr-defined]
-            text = text[:max_chars].rstrip() if max_chars else text
-            as_sign = rng.random() < 0.25
+            sign = rng.random() < 0.25  # one contact line in four drawn as a sign
         else:
             raise ValueError(f"unknown line kind {kind!r}; choose from {', '.join(KINDS)}")
+        if max_chars and kind in ("form", "symbol", "contact"):  # cut where a tight crop would
+            text = text[:max_chars].rstrip()
         trad = kind == "doc_tc" or (kind in ("form", "sign", "hand", "scene", "contact")
                                     and rng.random() < 0.4)
         if trad:
@@ -530,7 +530,6 @@ def render_kind(kind: str, rng: np.random.Generator, corpus: object, height: int
             continue
         if kind in ("plate", "plate_cam"):
             return text, _to_model_view(_plate(text, rng, camera=kind == "plate_cam"), height), kind
-        sign = kind == "sign" or (kind == "contact" and as_sign)
         if sign or kind == "scene":
             pool = [f for f in SIGN_FONTS if _exists(f)] if not held_out else sc + tc
         elif kind == "hand":
