@@ -17,5 +17,9 @@ class EngineUnavailable(OCRError):
     """An engine cannot be loaded here (package or model file missing); the message says why."""
 
 
+class MissingFont(OCRError):
+    """A face a renderer needs is not installed here; the message names the package that holds it."""
+
+
 class UnknownEngine(OCRError):
     """No engine of that name is registered."""

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from ocr.charset import load_charset
+from ocr.errors import MissingFont
 from ocr.preprocess import background_is_dark
-from ocr.training.synth import Corpus
+from ocr.training.synth import Corpus, kinds
 from ocr.training.synth.kinds import (
     KIND_MIX,
     KINDS,
@@ -50,11 +51,25 @@ def test_kind_lines_deterministic_and_mixed() -> None:
 
 
 def test_kind_test_set_names_the_kind_in_the_first_folder(tmp_path: Path) -> None:
-    labels = render_kind_test_set(tmp_path / "k", n=6, mix={"plate": 1.0, "form": 1.0})
+    # plates and symbol lines are never traditional, so the set renders without the training faces
+    labels = render_kind_test_set(tmp_path / "k", n=6, mix={"plate": 1.0, "symbol": 1.0})
     rows = [line.split("\t") for line in labels.read_text(encoding="utf-8").splitlines()]
     assert len(rows) == 6 and all(len(r) == 2 for r in rows)
-    assert {r[0].split("/")[0] for r in rows} <= {"plate", "form"}
+    assert {r[0].split("/")[0] for r in rows} == {"plate", "symbol"}
     assert all((labels.parent / r[0]).exists() for r in rows)
+
+
+def test_held_out_traditional_lines_need_the_held_out_face(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without HELD_OUT_TC_FONT a held-out traditional line is refused (it would be drawn in another face,
+    so the set would differ from machine to machine); simplified held-out lines and training lines
+    still render."""
+    kept = tuple(f for f in kinds.TC_FONTS if f.name != kinds.HELD_OUT_TC_FONT)
+    monkeypatch.setattr(kinds, "TC_FONTS", kept)
+    corpus = Corpus()
+    with pytest.raises(MissingFont, match="fonts-cwtex-ming"):
+        render_kind("doc_tc", np.random.default_rng(4), corpus, held_out=True)
+    assert render_kind("doc_sc", np.random.default_rng(4), corpus, held_out=True)[0]
+    assert render_kind("doc_tc", np.random.default_rng(4), corpus)[0]
 
 
 @pytest.mark.parametrize("kind", ["doc_tc", "form", "sign", "symbol", "scene", "contact"])

@@ -9,7 +9,7 @@ resumable trainer.
     python3 scripts/training/device_train.py --minutes 7 --out $OUT
     # here, after the call:
     .venv/bin/python scripts/training/device_tree.py restore
-    # here, a smoke test of the same path on the CPU:
+    # here, a smoke test of the same path on the CPU (the pack's faces if packed, else the installed ones):
     .venv/bin/python scripts/training/device_train.py --minutes 0.5 --workers 1 --out /tmp/dev --local
 
 Every worker renders ocr.training.synth.kinds lines (KIND_MIX, 90 %) and long simplified document lines
@@ -103,6 +103,14 @@ def use_packed_fonts() -> int:
     kinds.SC_SONG_FONTS = kept(kinds.SC_SONG_FONTS)
     pil_font(*next(iter(table)), 24).getmask("中")  # fail here, not in a worker, if WOFF2 cannot load
     return len(table)
+
+
+def installed_faces() -> int:
+    """The number of training faces installed here (`--local` without a pack renders with them)."""
+    from ocr.training.synth import fonts, kinds
+
+    specs = {*fonts.FONTS, *kinds.TC_FONTS, *kinds.SIGN_FONTS, *kinds.SC_SONG_FONTS}
+    return sum(Path(f.path).exists() for f in specs)
 
 
 def make_dataset(batch: int, height: int, max_width: int, seed: int, plates: float = 0.0,
@@ -205,7 +213,9 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     if not args.local:
         install_pack(Path("/tmp/site"))
-    faces = use_packed_fonts()
+    # the carried faces on the device (and locally when a pack is there); else this machine's installed ones
+    packed = not args.local or (PACK / "fonts" / "map.json").exists()
+    faces = use_packed_fonts() if packed else installed_faces()
 
     import torch
 

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
+from ocr.errors import MissingFont
 from ocr.preprocess import background_is_dark
 from ocr.training.augment import warp_corners
 from ocr.training.synth.fonts import FontSpec, font_covers, pil_font
@@ -486,7 +487,8 @@ def render_kind(kind: str, rng: np.random.Generator, corpus: object, height: int
     """(text, image (height, W) uint8 as the model sees it, font name) for one line of `kind`.
 
     corpus: an ocr.training.synth.Corpus. held_out=True uses only the held-out faces (uming-cn for simplified
-    text, HELD_OUT_TC_FONT for traditional) so a test set never shares a face with training.
+    text, HELD_OUT_TC_FONT for traditional) so a test set never shares a face with training; MissingFont
+    when a traditional line needs HELD_OUT_TC_FONT and it is not installed.
     max_chars > 0: at most that many characters (text lines are drawn shorter, form fields cut there, as a
     tight crop cuts them): short lines for a fine-tune's rehearsal, where width is compute.
     accept: a text it refuses is redrawn before anything is rendered (LookupError after
@@ -523,6 +525,12 @@ def render_kind(kind: str, rng: np.random.Generator, corpus: object, height: int
         trad = kind == "doc_tc" or (kind in ("form", "sign", "hand", "scene", "contact")
                                     and rng.random() < 0.4)
         if trad:
+            if held_out and not tc:  # a held-out set must be the same set on every machine
+                raise MissingFont(f"the held-out traditional face {HELD_OUT_TC_FONT!r} (Debian "
+                                  "fonts-cwtex-ming) is not installed: `scripts/install_system.sh "
+                                  "--training` installs it; without it a held-out set's traditional lines "
+                                  "would be drawn in another face, and it would not be the set the model "
+                                  "card measured")
             text = _converter(_OPENCC[int(rng.integers(len(_OPENCC)))]).convert(text)
             if not corpus.charset.covers(text):  # type: ignore[attr-defined]  # a rare converted form
                 continue
