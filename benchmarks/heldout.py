@@ -6,11 +6,11 @@ set, as one Markdown table (the rendered half of what `../shared/tools/real_eval
     .venv/bin/python benchmarks/heldout.py --render-only            # just (re)create the missing sets
 
 Each set is rendered once (held-out faces only, fixed seeds; the commands are in docs/model_card.md) into
-data/ when it is missing. A set with traditional lines needs the held-out traditional face (Debian
+data/ when it is missing. The kinds that draw traditional lines need the held-out traditional face (Debian
 fonts-cwtex-ming; `scripts/install_system.sh --heldout`): without it rendering stops with a MissingFont
-error instead of drawing those lines in another face (before session 26 it silently did, so a machine
-without the face rendered a different kinds, scene, prose and contact set). They measure the kinds of line the renderer trains on; the real sets measure
-the models.
+error instead of drawing those lines in other faces (before session 26 it silently did, so a machine
+without the face rendered a different kinds, scene, prose and contact set). They measure the kinds of
+line the renderer trains on; the real sets measure the models.
 """
 
 from __future__ import annotations

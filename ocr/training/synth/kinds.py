@@ -116,6 +116,7 @@ _FORM_FIELDS = (
 )
 _UNITS = ("mmol/L", "g/L", "U/L", "%", "mg/dL", "℃", "kg", "cm", "mL", "元", "¥", "RMB", "HKD", "NT$")
 _OPENCC = ("s2t", "s2tw", "s2hk", "s2twp")
+_TRAD_KINDS = ("doc_tc", "form", "sign", "hand", "scene", "contact")  # kinds that draw traditional lines
 
 
 @lru_cache(maxsize=8)
@@ -488,7 +489,7 @@ def render_kind(kind: str, rng: np.random.Generator, corpus: object, height: int
 
     corpus: an ocr.training.synth.Corpus. held_out=True uses only the held-out faces (uming-cn for simplified
     text, HELD_OUT_TC_FONT for traditional) so a test set never shares a face with training; MissingFont
-    when a traditional line needs HELD_OUT_TC_FONT and it is not installed.
+    for a kind that draws traditional lines when HELD_OUT_TC_FONT is not installed.
     max_chars > 0: at most that many characters (text lines are drawn shorter, form fields cut there, as a
     tight crop cuts them): short lines for a fine-tune's rehearsal, where width is compute.
     accept: a text it refuses is redrawn before anything is rendered (LookupError after
@@ -498,6 +499,11 @@ def render_kind(kind: str, rng: np.random.Generator, corpus: object, height: int
 
     sc = [font_by_name(HELD_OUT_FONT)] if held_out else _sc_fonts()
     tc = tc_fonts(held_out)
+    if held_out and not tc and kind in _TRAD_KINDS:  # a held-out set must be the same set on every machine
+        raise MissingFont(f"the held-out traditional face {HELD_OUT_TC_FONT!r} (Debian fonts-cwtex-ming) "
+                          "is not installed: `scripts/install_system.sh --heldout` installs it; without it "
+                          f"held-out {kind} lines would be drawn in other faces, and the set would not be "
+                          "the one the model card measured")
     seed = int(rng.integers(2**31))
     for _ in range(50 if accept is None else ACCEPT_TRIES):
         sign = kind == "sign"
@@ -522,15 +528,8 @@ def render_kind(kind: str, rng: np.random.Generator, corpus: object, height: int
             raise ValueError(f"unknown line kind {kind!r}; choose from {', '.join(KINDS)}")
         if max_chars and kind in ("form", "symbol", "contact"):  # cut where a tight crop would
             text = text[:max_chars].rstrip()
-        trad = kind == "doc_tc" or (kind in ("form", "sign", "hand", "scene", "contact")
-                                    and rng.random() < 0.4)
+        trad = kind == "doc_tc" or (kind in _TRAD_KINDS and rng.random() < 0.4)
         if trad:
-            if held_out and not tc:  # a held-out set must be the same set on every machine
-                raise MissingFont(f"the held-out traditional face {HELD_OUT_TC_FONT!r} (Debian "
-                                  "fonts-cwtex-ming) is not installed: `scripts/install_system.sh "
-                                  "--training` installs it; without it a held-out set's traditional lines "
-                                  "would be drawn in another face, and it would not be the set the model "
-                                  "card measured")
             text = _converter(_OPENCC[int(rng.integers(len(_OPENCC)))]).convert(text)
             if not corpus.charset.covers(text):  # type: ignore[attr-defined]  # a rare converted form
                 continue
