@@ -47,6 +47,8 @@ SETS = (
             "document lines with dashes ——, ellipses ……, hyphens (session 22)", prose=0.3),
     HeldOut("data/contact_test", 300, 20261130, "contact=1",
             "web addresses, e-mails, hotlines, opening hours, starred notes (session 25)"),
+    HeldOut("data/receipt_test", 300, 20261201, "receipt=1",
+            "receipt and ticket lines, thermal or dot-matrix print (session 26)"),
 )
 
 

@@ -119,6 +119,26 @@ def test_contact_lines_draw_what_the_probe_found_missing() -> None:
     assert all(a[0] == b[0] and np.array_equal(a[1], b[1]) for a, b in zip(rendered, again, strict=True))
 
 
+def test_receipt_lines_are_items_totals_fields_and_notes() -> None:
+    """The "receipt" kind (outside the default mix) draws what receipts and tickets print: items with
+    prices, totals, masked card numbers, date-times, shop names and printed notes, every line in the
+    charset; it renders deterministically, a third or more of the lines traditional."""
+    import re
+
+    assert "receipt" not in KIND_MIX and "receipt" in KINDS
+    corpus, cs = Corpus(), load_charset()
+    texts = [corpus.receipt(np.random.default_rng([27, i])) for i in range(300)]
+    joined = "\n".join(texts)
+    assert all(t and cs.covers(t) for t in texts)
+    assert sum(bool(re.search(r"\d\.\d\d$", t)) for t in texts) >= 60  # amounts end item and total lines
+    assert "****" in joined and re.search(r"\d\d:\d\d:\d\d", joined) and "谢谢惠顾" in joined
+    assert any(t.endswith(("超市", "便利店", "餐厅")) for t in texts)
+    rendered = [render_kind("receipt", np.random.default_rng([28, i]), corpus, height=32) for i in range(16)]
+    assert all(cs.covers(t) and img.shape[0] == 32 and img.dtype == np.uint8 for t, img, _ in rendered)
+    again = [render_kind("receipt", np.random.default_rng([28, i]), corpus, height=32) for i in range(16)]
+    assert all(a[0] == b[0] and np.array_equal(a[1], b[1]) for a, b in zip(rendered, again, strict=True))
+
+
 def test_accept_redraws_the_text_before_rendering() -> None:
     """A refused text is drawn again; the same seed without `accept` gives the unfiltered line; a kind
     that never passes raises LookupError, not a font error."""

@@ -76,6 +76,23 @@ _RANGE_MARKS = ("~", "～", "-", "—", "－", "至", " - ", " ~ ")
 _NOTES = ("带*号为必填项", "*号项目为必填", "标*的为必填项", "*以上价格仅供参考", "*图片仅供参考",
           "*本活动最终解释权归本公司所有", "※请妥善保管此票", "*请以实物为准")
 
+# Receipt and ticket lines (Corpus.receipt, session 26): what shops, restaurants, taxis and ticket machines
+# print on thermal or dot-matrix printers.
+_RECEIPT_TOTALS = ("合计", "总计", "小计", "应收", "实收", "应付", "实付", "找零", "优惠", "折扣", "金额",
+                   "现金", "微信支付", "支付宝", "银联卡", "会员价", "原价", "总金额", "TOTAL", "CASH",
+                   "CHANGE", "合计金额", "本单优惠", "应付金额")
+_RECEIPT_FIELDS = ("单号", "流水号", "订单号", "小票号", "收银员", "收银机", "POS号", "终端号", "商户号",
+                   "门店", "桌号", "台号", "人数", "交易时间", "日期", "时间", "卡号", "会员卡号", "积分",
+                   "发票代码", "发票号码", "凭证号", "参考号", "批次号", "授权码", "车号", "上车", "下车",
+                   "里程", "等候", "单价", "票号", "座位", "车次", "检票口", "NO.", "DATE", "TIME")
+_RECEIPT_UNITS = ("", "", "", "ml", "g", "kg", "L", "瓶", "袋", "盒", "包", "个", "份", "件", "斤", "杯")
+_RECEIPT_SHOPS = ("超市", "便利店", "餐厅", "药房", "大药房", "百货", "商行", "酒家", "咖啡", "面馆", "书店",
+                  "加油站", "水果店", "烘焙", "茶饮", "停车场")
+_RECEIPT_NOTES = ("欢迎光临", "谢谢惠顾", "欢迎再次光临", "谢谢惠顾 欢迎再次光临", "请妥善保管小票",
+                  "退换货请凭此小票", "请当面点清找零", "本小票不作报销凭证", "发票请于当月开具",
+                  "此票据仅作购物凭证", "顾客联", "商户存根", "持卡人签名", "本人确认以上交易",
+                  "同意将其记入本卡账户", "THANK YOU", "Thank you for shopping")
+
 
 def _pick(rng: np.random.Generator, seq: Sequence[_T]) -> _T:
     """One element of `seq`, drawn with `rng` (one integer draw)."""
@@ -347,6 +364,53 @@ class Corpus:
                 pick(("*", "＊", "※", "注：", "注：*")) + self.sentence(rng, int(rng.integers(4, 14))))
             if rng.random() < 0.2:
                 s = pick(("注：", "备注：", "温馨提示：")) + s
+        s = "".join(c for c in s if self.charset.covers(c)).strip()
+        return s or self.sentence(rng, 6)
+
+    def receipt(self, rng: np.random.Generator) -> str:
+        """A line of a shop receipt or a printed ticket: an item with quantity, price and amount, a total
+        or payment, a field (order number, cashier, time, masked card number, trip), the shop's name, or a
+        printed note. Only charset characters."""
+        pick = partial(_pick, rng)
+
+        def money(hi: float) -> str:
+            return f"{rng.uniform(0.1, hi):.2f}"
+
+        def digits(n: int) -> str:
+            return "".join(str(int(c)) for c in rng.integers(0, 10, n))
+
+        sep = pick(("：", ":", " ", "："))
+        k = int(rng.integers(0, 8))
+        if k <= 2:  # an item: name, spec, quantity, unit price, amount
+            item = self.sentence(rng, int(rng.integers(2, 8)))
+            unit = pick(_RECEIPT_UNITS)
+            if unit and rng.random() < 0.6:
+                item += f"{pick((250, 330, 500, 550, 1, 2, 5, 100, 200))}{unit}"
+            qty = pick((str(int(rng.integers(1, 6))), f"x{int(rng.integers(1, 6))}",
+                        f"{rng.uniform(0.1, 3):.3f}"))
+            price = money(99)
+            parts = pick(((item, qty, price, money(300)), (item, price), (item, qty, money(300)),
+                          (digits(int(rng.integers(4, 14))), item, price)))
+            s = " ".join(parts)
+        elif k == 3:  # a total or a payment
+            s = pick(_RECEIPT_TOTALS) + sep + pick(("¥", "￥", "RMB", "", "")) + money(2000)
+        elif k <= 5:  # a field
+            field = pick(_RECEIPT_FIELDS)
+            y, m, d = int(rng.integers(2015, 2031)), int(rng.integers(1, 13)), int(rng.integers(1, 29))
+            hms = (f"{int(rng.integers(0, 24)):02d}:{int(rng.integers(0, 60)):02d}:"
+                   f"{int(rng.integers(0, 60)):02d}")
+            seat = f"{int(rng.integers(1, 30))}车{int(rng.integers(1, 20))}排{pick('ABCDF')}座"
+            value = pick((digits(int(rng.integers(4, 20))), f"{y}-{m:02d}-{d:02d} {hms}",
+                          f"{y}/{m:02d}/{d:02d}", hms[:5], f"{digits(6)}******{digits(4)}",
+                          f"{digits(4)} **** **** {digits(4)}", f"{rng.uniform(0.5, 60):.1f}km", seat,
+                          pick(("001", "002", "张三", "A01")) + digits(2)))
+            s = field + sep + value
+        elif k == 6:  # the shop's name
+            s = self.sentence(rng, int(rng.integers(2, 6))) + pick(_RECEIPT_SHOPS)
+            if rng.random() < 0.3:
+                s += pick(("(", "（")) + self.sentence(rng, 2) + pick(("店)", "店）"))
+        else:  # a printed note
+            s = pick(_RECEIPT_NOTES)
         s = "".join(c for c in s if self.charset.covers(c)).strip()
         return s or self.sentence(rng, 6)
 

@@ -100,8 +100,9 @@ KIND_MIX: dict[str, float] = {
 # "scene", shop-sign crops as a camera sees them (_scene: extruded 3-D letters, wide spacing, glyphs
 # cut at the top or bottom by a tight crop); "contact", the web addresses, e-mails, hotlines, opening hours
 # and starred notes of ads, signs and tickets (Corpus.contact, session 25), as document lines or, one in
-# four, as signs. Name one in a mix (`--kinds ...,symbol=0.1`) to draw it.
-EXTRA_KINDS: tuple[str, ...] = ("plate_cam", "scene", "symbol", "contact")
+# four, as signs; "receipt", shop receipts and printed tickets (Corpus.receipt, session 26) as thermal or
+# dot-matrix printers print them (_receipt). Name one in a mix (`--kinds ...,symbol=0.1`) to draw it.
+EXTRA_KINDS: tuple[str, ...] = ("plate_cam", "scene", "symbol", "contact", "receipt")
 KINDS: tuple[str, ...] = (*sorted(KIND_MIX), *EXTRA_KINDS)
 
 _PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
@@ -116,7 +117,8 @@ _FORM_FIELDS = (
 )
 _UNITS = ("mmol/L", "g/L", "U/L", "%", "mg/dL", "℃", "kg", "cm", "mL", "元", "¥", "RMB", "HKD", "NT$")
 _OPENCC = ("s2t", "s2tw", "s2hk", "s2twp")
-_TRAD_KINDS = ("doc_tc", "form", "sign", "hand", "scene", "contact")  # kinds that draw traditional lines
+# the kinds that draw traditional lines
+_TRAD_KINDS = ("doc_tc", "form", "sign", "hand", "scene", "contact", "receipt")
 
 
 @lru_cache(maxsize=8)
@@ -465,6 +467,51 @@ def _scene(text: str, font: FontSpec, rng: np.random.Generator) -> np.ndarray:
     return _photo_degrade(np.ascontiguousarray(a), rng)
 
 
+def _receipt(text: str, font: FontSpec, rng: np.random.Generator) -> np.ndarray:
+    """A receipt or ticket line as a thermal or dot-matrix printer prints it and a phone photographs it.
+
+    Glyphs are drawn without anti-aliasing on the printer's grid (14-28 px characters) in fixed cells (a
+    full cell for CJK, half for ASCII, as receipt printers lay text out). Thermal print (60 %): grey to
+    black ink that fades unevenly along the line, sometimes with white streaks where a head element is
+    dead. Dot-matrix print (40 %): every pixel of the grid struck as a round dot of ribbon ink (black, blue
+    or purple). Then warm paper, an enlargement to the photo's scale and the photo degradations:
+    (h, w, 3) uint8 RGB."""
+    dots = rng.random() < 0.4
+    size = int(rng.integers(14, 25) if dots else rng.integers(16, 29))
+    f = pil_font(font.path, font.index, size)
+    cells = [size if not c.isascii() else (size + 1) // 2 for c in text]
+    pad_x, pad_y = int(rng.integers(1, size)), int(rng.integers(1, size // 3 + 2))
+    w, h = sum(cells) + 2 * pad_x, int(size * 1.2) + 2 * pad_y
+    canvas = Image.new("L", (w, h), 0)
+    draw = ImageDraw.Draw(canvas)
+    draw.fontmode = "1"  # no anti-aliasing: the printer's dots are on or off
+    x = pad_x
+    for c, cw in zip(text, cells, strict=True):
+        if not c.isspace():
+            draw.text((x + (cw - f.getlength(c)) / 2, pad_y), c, font=f, fill=255)
+        x += cw
+    ink = (np.asarray(canvas) > 127).astype(np.float32)  # (h, w) 1 = a dot printed
+    if dots:  # each grid pixel a round dot k x k
+        k = int(rng.integers(3, 5))
+        yy, xx = np.mgrid[:k, :k] - (k - 1) / 2
+        disc = ((yy ** 2 + xx ** 2) <= (0.5 * k) ** 2 * rng.uniform(0.6, 1.0)).astype(np.float32)
+        alpha = np.kron(ink, disc) * rng.uniform(0.6, 1.0)
+        colour = np.array([(20, 20, 25), (40, 50, 140), (90, 40, 120)][int(rng.integers(3))], np.float32)
+    else:
+        fade = np.linspace(rng.uniform(0.35, 1.0), rng.uniform(0.35, 1.0), w, dtype=np.float32)[None, :]
+        alpha = ink * np.clip(fade * rng.uniform(0.85, 1.15, ink.shape).astype(np.float32), 0, 1)
+        for _ in range(int(rng.choice(3, p=(0.7, 0.2, 0.1)))):  # dead head elements: white streaks
+            alpha[:, int(rng.integers(w))] = 0
+        colour = np.full(3, rng.uniform(10, 70), np.float32)
+    paper = np.array([rng.uniform(232, 255), rng.uniform(228, 252), rng.uniform(215, 248)], np.float32)
+    img = paper * (1 - alpha[..., None]) + colour * alpha[..., None]
+    img = img + rng.normal(0, rng.uniform(1, 6), img.shape[:2])[..., None]  # paper grain
+    scale = rng.uniform(1.3, 3.2) / (k if dots else 1) * (2 if dots else 1)
+    img = cv2.resize(np.clip(img, 0, 255).astype(np.uint8), None, fx=scale, fy=scale,
+                     interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    return _photo_degrade(img, rng)
+
+
 def _form_text(corpus: object, rng: np.random.Generator) -> str:
     cn, en = _FORM_FIELDS[int(rng.integers(len(_FORM_FIELDS)))]
     label = [cn, f"{cn} {en}", f"{cn}/{en}", f"{en}", f"{cn}({en})"][int(rng.integers(5))]
@@ -524,9 +571,11 @@ def render_kind(kind: str, rng: np.random.Generator, corpus: object, height: int
         elif kind == "contact":
             text = corpus.contact(rng)  # type: ignore[attr-defined]
             sign = rng.random() < 0.25  # one contact line in four drawn as a sign
+        elif kind == "receipt":
+            text = corpus.receipt(rng)  # type: ignore[attr-defined]
         else:
             raise ValueError(f"unknown line kind {kind!r}; choose from {', '.join(KINDS)}")
-        if max_chars and kind in ("form", "symbol", "contact"):  # cut where a tight crop would
+        if max_chars and kind in ("form", "symbol", "contact", "receipt"):  # cut where a tight crop would
             text = text[:max_chars].rstrip()
         trad = kind == "doc_tc" or (kind in _TRAD_KINDS and rng.random() < 0.4)
         if trad:
@@ -552,6 +601,8 @@ def render_kind(kind: str, rng: np.random.Generator, corpus: object, height: int
             img = _scene(text, font, rng)
         elif kind == "hand":
             img = _hand_line(text, font, rng)
+        elif kind == "receipt":
+            img = _receipt(text, font, rng)
         else:
             img = render_line(text, font, max(height, 64), seed, augment=True)
             if rng.random() < 0.15:
