@@ -49,6 +49,8 @@ SETS = (
             "web addresses, e-mails, hotlines, opening hours, starred notes (session 25)"),
     HeldOut("data/receipt_test", 300, 20261201, "receipt=1",
             "receipt and ticket lines, thermal or dot-matrix print (session 26)"),
+    HeldOut("data/label_test", 300, 20261202, "label=1",
+            "care labels (woven) and product labels (printed, flat or round a bottle) (session 26)"),
 )
 
 

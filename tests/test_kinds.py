@@ -139,6 +139,24 @@ def test_receipt_lines_are_items_totals_fields_and_notes() -> None:
     assert all(a[0] == b[0] and np.array_equal(a[1], b[1]) for a, b in zip(rendered, again, strict=True))
 
 
+def test_label_lines_are_fibres_standards_care_fields_and_ingredients() -> None:
+    """The "label" kind (outside the default mix) draws care and product labels: fibre content, standard
+    numbers, care instructions, ingredient lists, every line in the charset; it renders deterministically."""
+    import re
+
+    assert "label" not in KIND_MIX and "label" in KINDS
+    corpus, cs = Corpus(), load_charset()
+    texts = [corpus.label(np.random.default_rng([29, i])) for i in range(300)]
+    joined = "\n".join(texts)
+    assert all(t and cs.covers(t) for t in texts)
+    assert re.search(r"\d+%\S", joined) and re.search(r"GB(/T)? \d{4,5}-20\d\d", joined)
+    assert "配料" in joined and "、" in joined and "不可漂白" in joined
+    rendered = [render_kind("label", np.random.default_rng([30, i]), corpus, height=32) for i in range(16)]
+    assert all(cs.covers(t) and img.shape[0] == 32 and img.dtype == np.uint8 for t, img, _ in rendered)
+    again = [render_kind("label", np.random.default_rng([30, i]), corpus, height=32) for i in range(16)]
+    assert all(a[0] == b[0] and np.array_equal(a[1], b[1]) for a, b in zip(rendered, again, strict=True))
+
+
 def test_accept_redraws_the_text_before_rendering() -> None:
     """A refused text is drawn again; the same seed without `accept` gives the unfiltered line; a kind
     that never passes raises LookupError, not a font error."""

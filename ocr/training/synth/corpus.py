@@ -93,6 +93,26 @@ _RECEIPT_NOTES = ("欢迎光临", "谢谢惠顾", "欢迎再次光临", "谢谢�
                   "此票据仅作购物凭证", "顾客联", "商户存根", "持卡人签名", "本人确认以上交易",
                   "同意将其记入本卡账户", "THANK YOU", "Thank you for shopping")
 
+# Care-label and product-label lines (Corpus.label, session 26): the woven labels of clothes and the
+# printed labels of food and goods.
+_FIBRES = ("棉", "聚酯纤维", "粘纤", "锦纶", "氨纶", "羊毛", "桑蚕丝", "亚麻", "腈纶", "莫代尔", "涤纶",
+           "再生纤维素纤维", "COTTON", "POLYESTER", "WOOL", "SPANDEX", "NYLON", "VISCOSE")
+_LABEL_PARTS = ("面料", "里料", "主面料", "拼接", "罗纹", "填充物", "成分", "纤维含量", "绒子含量", "充绒量")
+_LABEL_STANDARDS = ("GB/T", "GB", "FZ/T", "QB/T", "Q/", "GB/T 2660-", "GB 18401-", "GB 31701-")
+_LABEL_CARE = ("不可漂白", "30℃以下水洗", "40℃水温机洗", "低温熨烫", "不可干洗", "悬挂晾干", "反面熨烫",
+               "深浅衣物分开洗涤", "不可拧干", "手洗", "可机洗", "平摊晾干", "不可翻转干燥", "常规干洗",
+               "DO NOT BLEACH", "HAND WASH COLD", "DRY CLEAN ONLY", "WASH INSIDE OUT", "请勿暴晒",
+               "洗涤时请勿浸泡", "首次洗涤可能有轻微掉色属正常现象")
+_LABEL_FIELDS = ("品名", "产品名称", "货号", "款号", "型号", "规格", "尺码", "号型", "颜色", "等级", "检验员",
+                 "检验", "产地", "生产日期", "保质期", "净含量", "贮存条件", "生产许可证编号", "批号",
+                 "商品条码", "执行标准", "安全类别", "制造商", "地址", "电话", "食用方法", "致敏物质提示")
+_LABEL_VALUES = ("合格品", "一等品", "优等品", "检验01", "中国", "MADE IN CHINA", "见包装", "12个月",
+                 "18个月", "常温避光保存", "阴凉干燥处", "开袋即食", "B类", "A类（婴幼儿用品）",
+                 "C类（非直接接触皮肤）", "M 165/88A", "L 170/92A", "XL 175/96A", "均码", "黑色", "米白")
+_INGREDIENTS = ("小麦粉", "白砂糖", "植物油", "食用盐", "鸡蛋", "全脂奶粉", "麦芽糖浆", "饮用水", "大豆",
+                "食品添加剂（碳酸氢钠、柠檬酸）", "山梨酸钾", "味精", "酱油", "香辛料", "玉米淀粉",
+                "乳清粉", "可可粉", "食用香精", "β-胡萝卜素", "维生素C", "蔗糖", "果葡糖浆")
+
 
 def _pick(rng: np.random.Generator, seq: Sequence[_T]) -> _T:
     """One element of `seq`, drawn with `rng` (one integer draw)."""
@@ -386,11 +406,13 @@ class Corpus:
             unit = pick(_RECEIPT_UNITS)
             if unit and rng.random() < 0.6:
                 item += f"{pick((250, 330, 500, 550, 1, 2, 5, 100, 200))}{unit}"
-            qty = pick((str(int(rng.integers(1, 6))), f"x{int(rng.integers(1, 6))}",
-                        f"{rng.uniform(0.1, 3):.3f}"))
+            qty = pick((lambda: str(int(rng.integers(1, 6))), lambda: f"x{int(rng.integers(1, 6))}",
+                        lambda: f"{rng.uniform(0.1, 3):.3f}"))()
             price = money(99)
-            parts = pick(((item, qty, price, money(300)), (item, price), (item, qty, money(300)),
-                          (digits(int(rng.integers(4, 14))), item, price)))
+            parts = pick((lambda: (item, qty, price, money(300)),
+                          lambda: (item, price),
+                          lambda: (item, qty, money(300)),
+                          lambda: (digits(int(rng.integers(4, 14))), item, price)))()
             s = " ".join(parts)
         elif k == 3:  # a total or a payment
             s = pick(_RECEIPT_TOTALS) + sep + pick(("¥", "￥", "RMB", "", "")) + money(2000)
@@ -399,11 +421,18 @@ class Corpus:
             y, m, d = int(rng.integers(2015, 2031)), int(rng.integers(1, 13)), int(rng.integers(1, 29))
             hms = (f"{int(rng.integers(0, 24)):02d}:{int(rng.integers(0, 60)):02d}:"
                    f"{int(rng.integers(0, 60)):02d}")
-            seat = f"{int(rng.integers(1, 30))}车{int(rng.integers(1, 20))}排{pick('ABCDF')}座"
-            value = pick((digits(int(rng.integers(4, 20))), f"{y}-{m:02d}-{d:02d} {hms}",
-                          f"{y}/{m:02d}/{d:02d}", hms[:5], f"{digits(6)}******{digits(4)}",
-                          f"{digits(4)} **** **** {digits(4)}", f"{rng.uniform(0.5, 60):.1f}km", seat,
-                          pick(("001", "002", "张三", "A01")) + digits(2)))
+            def seat() -> str:  # a train seat: coach, row, letter
+                return f"{int(rng.integers(1, 30))}车{int(rng.integers(1, 20))}排{pick('ABCDF')}座"
+
+            value = pick((lambda: digits(int(rng.integers(4, 20))),
+                          lambda: f"{y}-{m:02d}-{d:02d} {hms}",
+                          lambda: f"{y}/{m:02d}/{d:02d}",
+                          lambda: hms[:5],
+                          lambda: f"{digits(6)}******{digits(4)}",  # a masked card number
+                          lambda: f"{digits(4)} **** **** {digits(4)}",
+                          lambda: f"{rng.uniform(0.5, 60):.1f}km",
+                          seat,
+                          lambda: pick(("001", "002", "张三", "A01")) + digits(2)))()
             s = field + sep + value
         elif k == 6:  # the shop's name
             s = self.sentence(rng, int(rng.integers(2, 6))) + pick(_RECEIPT_SHOPS)
@@ -411,6 +440,55 @@ class Corpus:
                 s += pick(("(", "（")) + self.sentence(rng, 2) + pick(("店)", "店）"))
         else:  # a printed note
             s = pick(_RECEIPT_NOTES)
+        s = "".join(c for c in s if self.charset.covers(c)).strip()
+        return s or self.sentence(rng, 6)
+
+    def label(self, rng: np.random.Generator) -> str:
+        """A line of a clothing care label or a product label: fibre content, a standard's number, a care
+        instruction, a field with its value (size, grade, dates, shelf life, licence number) or an
+        ingredient list. Only charset characters."""
+        pick = partial(_pick, rng)
+
+        def digits(n: int) -> str:
+            return "".join(str(int(c)) for c in rng.integers(0, 10, n))
+
+        sep = pick(("：", ":", " ", "："))
+        k = int(rng.integers(0, 6))
+        if k == 0:  # fibre content
+            a = int(rng.integers(5, 96))
+            parts = [f"{a}%{pick(_FIBRES)}", f"{100 - a}%{pick(_FIBRES)}"] if rng.random() < 0.6 else \
+                [f"100%{pick(_FIBRES)}"]
+            s = pick(_LABEL_PARTS) + sep + " ".join(parts) if rng.random() < 0.8 else " ".join(parts)
+        elif k == 1:  # a standard
+            std = pick(_LABEL_STANDARDS)
+            year = str(int(rng.integers(2005, 2025)))
+            num = std + year if std.endswith("-") else f"{std} {digits(int(rng.integers(4, 6)))}-{year}"
+            s = pick(("执行标准", "产品标准", "标准号", "产品标准号", "安全技术类别")) + sep + num
+        elif k == 2:  # care instructions
+            s = pick(("", "", "洗涤说明：", "洗涤方法：", "注意事项：")) + "，".join(
+                pick(_LABEL_CARE) for _ in range(int(rng.integers(1, 4))))
+        elif k == 3:  # a field
+            field = pick(_LABEL_FIELDS)
+            y, m, d = int(rng.integers(2015, 2031)), int(rng.integers(1, 13)), int(rng.integers(1, 29))
+            value = pick((lambda: pick(_LABEL_VALUES),
+                          lambda: f"{y}-{m:02d}-{d:02d}",
+                          lambda: f"{y}年{m}月{d}日",
+                          lambda: f"{y}{m:02d}{d:02d}",
+                          lambda: f"SC{digits(14)}",  # a food production licence
+                          lambda: f"69{digits(11)}",  # a barcode number
+                          lambda: f"{int(rng.integers(50, 1000))}g",
+                          lambda: f"{int(rng.integers(100, 2000))}mL",
+                          lambda: pick("ABCDEFGHJKMNPRSTWXYZ") + digits(6),
+                          lambda: self.sentence(rng, int(rng.integers(2, 9)))))()
+            s = field + sep + value
+        elif k == 4:  # ingredients
+            n = int(rng.integers(2, 6))
+            items = "、".join(pick(_INGREDIENTS) for _ in range(n))
+            s = pick(("配料：", "配料表：", "原料：", "配料:")) + items
+        else:  # English care and origin lines
+            s = pick(("MADE IN CHINA", "DRY CLEAN ONLY", "Do not bleach", "Tumble dry low", "Iron low heat",
+                      "Machine wash cold", f"SIZE {pick(('S', 'M', 'L', 'XL', 'XXL'))}",
+                      f"RN {digits(5)}", f"CA {digits(5)}", f"STYLE NO. {digits(6)}"))
         s = "".join(c for c in s if self.charset.covers(c)).strip()
         return s or self.sentence(rng, 6)
 

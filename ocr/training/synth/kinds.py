@@ -101,8 +101,10 @@ KIND_MIX: dict[str, float] = {
 # cut at the top or bottom by a tight crop); "contact", the web addresses, e-mails, hotlines, opening hours
 # and starred notes of ads, signs and tickets (Corpus.contact, session 25), as document lines or, one in
 # four, as signs; "receipt", shop receipts and printed tickets (Corpus.receipt, session 26) as thermal or
-# dot-matrix printers print them (_receipt). Name one in a mix (`--kinds ...,symbol=0.1`) to draw it.
-EXTRA_KINDS: tuple[str, ...] = ("plate_cam", "scene", "symbol", "contact", "receipt")
+# dot-matrix printers print them (_receipt); "label", clothing care labels and product labels (Corpus.label,
+# session 26) as woven ribbons or printed stickers, flat or round a bottle (_label). Name one in a mix
+# (`--kinds ...,symbol=0.1`) to draw it.
+EXTRA_KINDS: tuple[str, ...] = ("plate_cam", "scene", "symbol", "contact", "receipt", "label")
 KINDS: tuple[str, ...] = (*sorted(KIND_MIX), *EXTRA_KINDS)
 
 _PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
@@ -117,8 +119,9 @@ _FORM_FIELDS = (
 )
 _UNITS = ("mmol/L", "g/L", "U/L", "%", "mg/dL", "℃", "kg", "cm", "mL", "元", "¥", "RMB", "HKD", "NT$")
 _OPENCC = ("s2t", "s2tw", "s2hk", "s2twp")
+_CUT_KINDS = ("form", "symbol", "contact", "receipt", "label")  # kinds whose text max_chars cuts
 # the kinds that draw traditional lines
-_TRAD_KINDS = ("doc_tc", "form", "sign", "hand", "scene", "contact", "receipt")
+_TRAD_KINDS = ("doc_tc", "form", "sign", "hand", "scene", "contact", "receipt", "label")
 
 
 @lru_cache(maxsize=8)
@@ -512,6 +515,57 @@ def _receipt(text: str, font: FontSpec, rng: np.random.Generator) -> np.ndarray:
     return _photo_degrade(img, rng)
 
 
+def _label(text: str, font: FontSpec, rng: np.random.Generator) -> np.ndarray:
+    """A care label or a product label as a phone photographs it.
+
+    Woven care labels (half): small text on a ribbon whose weave shows as a fine grid of threads that
+    softens the strokes, dark thread on white or cream, or light thread on black satin, the ribbon wavy.
+    Printed labels: text on a coloured sticker or package, sometimes a glare band, sometimes wrapped round
+    a bottle (the line squeezed and darkened toward its ends). Then the photo degradations: (h, w, 3)
+    uint8 RGB."""
+    woven = rng.random() < 0.5
+    size = int(rng.integers(18, 40))
+    f = pil_font(font.path, font.index, size)
+    pad_x, pad_y = int(size * rng.uniform(0.1, 0.6)), int(size * rng.uniform(0.05, 0.3))
+    w, h = int(f.getlength(text)) + 2 * pad_x, int(size * 1.3) + 2 * pad_y
+    mask = Image.new("L", (w, h), 0)
+    ImageDraw.Draw(mask).text((pad_x, pad_y), text, font=f, fill=255)
+    ink = np.asarray(mask, np.float32) / 255  # (h, w)
+    yy, xx = np.mgrid[:h, :w].astype(np.float32)
+    if woven:
+        satin = rng.random() < 0.25  # light thread on black satin
+        tint = rng.uniform(0.92, 1.0, 3)
+        bg = np.full(3, rng.uniform(15, 55) if satin else rng.uniform(210, 250)) * tint
+        fg = np.full(3, rng.uniform(190, 240) if satin else rng.uniform(15, 90))
+        period = rng.uniform(2.0, 4.0)  # px between threads
+        weft = period * rng.uniform(0.8, 1.2)
+        weave = 0.5 * (np.sin(2 * np.pi * xx / period) + np.sin(2 * np.pi * yy / weft))  # (h, w) in [-1, 1]
+        ink = np.clip(cv2.GaussianBlur(ink, (0, 0), period / 3) * (1 + 0.3 * weave), 0, 1)
+        img = bg * (1 + 0.05 * weave[..., None]) * (1 - ink[..., None]) + fg * ink[..., None]
+        amp, wave = rng.uniform(0, 0.06 * h), rng.uniform(0.5, 2.0) * w  # the ribbon's waves
+        ys = yy + amp * np.sin(2 * np.pi * xx / wave + rng.uniform(0, 2 * np.pi))
+        img = cv2.remap(img.astype(np.float32), xx, ys.astype(np.float32), cv2.INTER_LINEAR,
+                        borderMode=cv2.BORDER_REPLICATE)
+    else:
+        bg, fg = _contrasting_colours(rng, 80)
+        img = bg * (1 - ink[..., None]) + fg * ink[..., None]
+        if rng.random() < 0.4:  # a glare band across the line
+            centre, width = rng.uniform(0, w), rng.uniform(0.03, 0.15) * w
+            img = img + (np.exp(-(((xx - centre) / width) ** 2)) * rng.uniform(25, 80))[..., None]
+        if rng.random() < 0.5:  # wrapped round a bottle: the line spans +-phi of the cylinder
+            phi = rng.uniform(0.3, 1.1)
+            radius = (w / 2) / phi
+            out_w = max(8, int(2 * radius * np.sin(phi)))
+            u = (np.arange(out_w, dtype=np.float32) - out_w / 2) / radius  # sin of each column's angle
+            angle = np.arcsin(np.clip(u, -1, 1))
+            src = (radius * angle + w / 2).astype(np.float32)
+            img = cv2.remap(img.astype(np.float32), np.broadcast_to(src, (h, out_w)).copy(),
+                            np.broadcast_to(np.arange(h, dtype=np.float32)[:, None], (h, out_w)).copy(),
+                            cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            img = img * (0.55 + 0.45 * np.cos(angle))[None, :, None]  # the far side turns away from the light
+    return _photo_degrade(np.clip(img, 0, 255).astype(np.uint8), rng)
+
+
 def _form_text(corpus: object, rng: np.random.Generator) -> str:
     cn, en = _FORM_FIELDS[int(rng.integers(len(_FORM_FIELDS)))]
     label = [cn, f"{cn} {en}", f"{cn}/{en}", f"{en}", f"{cn}({en})"][int(rng.integers(5))]
@@ -573,9 +627,11 @@ def render_kind(kind: str, rng: np.random.Generator, corpus: object, height: int
             sign = rng.random() < 0.25  # one contact line in four drawn as a sign
         elif kind == "receipt":
             text = corpus.receipt(rng)  # type: ignore[attr-defined]
+        elif kind == "label":
+            text = corpus.label(rng)  # type: ignore[attr-defined]
         else:
             raise ValueError(f"unknown line kind {kind!r}; choose from {', '.join(KINDS)}")
-        if max_chars and kind in ("form", "symbol", "contact", "receipt"):  # cut where a tight crop would
+        if max_chars and kind in _CUT_KINDS:  # cut where a tight crop would
             text = text[:max_chars].rstrip()
         trad = kind == "doc_tc" or (kind in _TRAD_KINDS and rng.random() < 0.4)
         if trad:
@@ -603,6 +659,8 @@ def render_kind(kind: str, rng: np.random.Generator, corpus: object, height: int
             img = _hand_line(text, font, rng)
         elif kind == "receipt":
             img = _receipt(text, font, rng)
+        elif kind == "label":
+            img = _label(text, font, rng)
         else:
             img = render_line(text, font, max(height, 64), seed, augment=True)
             if rng.random() < 0.15:
