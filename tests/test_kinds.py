@@ -206,3 +206,19 @@ def test_plate_cam_draws_plate_texts_as_a_camera_sees_them() -> None:
     one = _stroke_glyph("1", (45, 90), 10, cv2.FONT_HERSHEY_SIMPLEX)
     assert eight.shape == one.shape == (90, 45) and 0.1 < eight.mean() < 0.6
     assert one[:, :10].max() == 0 and one[:, 35:].max() == 0  # a '1' keeps its narrow stem, centred
+
+
+def test_held_out_plates_do_not_depend_on_the_training_faces(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Held-out plates draw their region character in HELD_OUT_PLATE_FONTS only: with every other sign face
+    gone (a machine without the training faces) they render the same images."""
+    corpus = Corpus()
+
+    def plates() -> list[tuple[str, np.ndarray]]:
+        return [render_kind(k, np.random.default_rng([33, i]), corpus, height=32, held_out=True)[:2]
+                for k in ("plate", "plate_cam") for i in range(8)]
+
+    before = plates()
+    monkeypatch.setattr(kinds, "SIGN_FONTS", tuple(f for f in kinds.SIGN_FONTS
+                                                   if f.name in kinds.HELD_OUT_PLATE_FONTS))
+    after = plates()
+    assert all(a[0] == b[0] and np.array_equal(a[1], b[1]) for a, b in zip(before, after, strict=True))

@@ -29,6 +29,7 @@ from ocr.training.synth.render import render_line
 __all__ = [
     "EXTRA_KINDS",
     "HAND_FONTS",
+    "HELD_OUT_PLATE_FONTS",
     "HELD_OUT_TC_FONT",
     "KINDS",
     "KIND_MIX",
@@ -85,6 +86,10 @@ SC_SONG_FONTS: tuple[FontSpec, ...] = (
              "fonts-noto-cjk-extra"),
     FontSpec("babelstone-han", _TW + "babelstone/BabelStoneHan.ttf", 0, "song", "fonts-babelstone-han"),
 )
+# The sign faces held-out plates draw their region character in: those of the packages `make install` puts
+# on every machine (before session 26 held-out plates drew from every installed sign face, so the held-out
+# sets' plates changed with the training faces a machine had).
+HELD_OUT_PLATE_FONTS = ("noto-sans-sc-bold", "wqy-zenhei", "smiley-sans")
 HAND_FONTS = ("ukai-cn", "lxgw-wenkai", "gkai00mp", "bkai00mp", "tw-kai", "cwkai")
 
 ACCEPT_TRIES = 400  # texts render_kind draws for a line before it gives up on `accept`
@@ -277,7 +282,7 @@ def _stroke_glyph(c: str, size: tuple[int, int], thickness: int, face: int) -> n
     return _fill_cell(tile, c, size)
 
 
-def _plate(text: str, rng: np.random.Generator, camera: bool = False) -> np.ndarray:
+def _plate(text: str, rng: np.random.Generator, camera: bool = False, held_out: bool = False) -> np.ndarray:
     """A plate laid out as the standard plate is (440 x 140 mm at 1 px/mm: characters 45 x 90 in cells
     12 apart, a dot after the region letter, a rim), in its colours (new-energy plates, with six
     characters after the letter, are green, the rest mostly blue), then cropped, tilted, shrunk to a
@@ -286,7 +291,10 @@ def _plate(text: str, rng: np.random.Generator, camera: bool = False) -> np.ndar
     camera=True (the `plate_cam` kind) draws it as a roadside or parking camera does (_plate_camera):
     letters and digits in an even-stroke face of random weight, the rim's rivets, shades of the
     blue, slant and perspective, dim or glaring light, motion blur. camera=False draws exactly the
-    lines of the `plate` kind (the held-out kinds set re-renders unchanged)."""
+    lines of the `plate` kind (the held-out kinds set re-renders unchanged).
+
+    held_out=True draws the region character in HELD_OUT_PLATE_FONTS only (MissingFont when one is not
+    installed), so a held-out set's plates do not depend on which training faces a machine has."""
     new_energy = len(text) == 8
     if new_energy:  # white-to-green gradient, black characters
         t = np.linspace(0, 1, 140)[:, None, None]
@@ -298,7 +306,13 @@ def _plate(text: str, rng: np.random.Generator, camera: bool = False) -> np.ndar
             back = (int(rng.integers(0, 90)), int(rng.integers(40, 150)), int(rng.integers(150, 256)))
         bg = np.ones((140, 480, 3)) * np.array(back)
     bg = np.clip(bg + rng.integers(-25, 26, 3), 0, 255)
-    fonts = [f for f in SIGN_FONTS if _exists(f) and font_covers(f, text[:1])] or _sc_fonts()
+    if held_out:
+        fonts = [f for f in SIGN_FONTS if f.name in HELD_OUT_PLATE_FONTS]
+        if missing := [f.package for f in fonts if not _exists(f)]:
+            raise MissingFont(f"held-out plates need {', '.join(missing)} (scripts/install_system.sh)")
+        fonts = [f for f in fonts if font_covers(f, text[:1])]
+    else:
+        fonts = [f for f in SIGN_FONTS if _exists(f) and font_covers(f, text[:1])] or _sc_fonts()
     if camera:  # the plate's region character is a plain hei: regular weights beside the bold sign faces
         fonts += [f for f in _sc_fonts() if f.style == "hei" and f not in fonts and font_covers(f, text[:1])]
     font = fonts[int(rng.integers(len(fonts)))]
@@ -641,7 +655,8 @@ def render_kind(kind: str, rng: np.random.Generator, corpus: object, height: int
         if accept is not None and not accept(text):
             continue
         if kind in ("plate", "plate_cam"):
-            return text, _to_model_view(_plate(text, rng, camera=kind == "plate_cam"), height), kind
+            plate = _plate(text, rng, camera=kind == "plate_cam", held_out=held_out)
+            return text, _to_model_view(plate, height), kind
         if sign or kind == "scene":
             pool = [f for f in SIGN_FONTS if _exists(f)] if not held_out else sc + tc
         elif kind == "hand":
