@@ -50,7 +50,6 @@ bench: install
 	$(BIN)/python -m ocr bench sample_images/labels.tsv --engine all --decoder greedy,beam
 
 heldout: install   # our CRNNs beside PP-OCR on the rendered held-out sets (rendered into data/ when missing)
-	@bash scripts/install_system.sh --heldout
 	$(BIN)/python benchmarks/heldout.py
 
 clean:

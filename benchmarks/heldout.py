@@ -6,11 +6,11 @@ set, as one Markdown table (the rendered half of what `../shared/tools/real_eval
     .venv/bin/python benchmarks/heldout.py --render-only            # just (re)create the missing sets
 
 Each set is rendered once (held-out faces only, fixed seeds; the commands are in docs/model_card.md) into
-data/ when it is missing. The kinds that draw traditional lines need the held-out traditional face (Debian
-fonts-cwtex-ming; `scripts/install_system.sh --heldout`): without it rendering stops with a MissingFont
-error instead of drawing those lines in other faces (before session 26 it silently did, so a machine
-without the face rendered a different kinds, scene, prose and contact set). They measure the kinds of
-line the renderer trains on; the real sets measure the models.
+data/ when it is missing. Held-out lines draw only faces that `make install` provides (ocr.training.synth.
+kinds.render_kind), so every machine renders the same sets: the ones sessions 20-24 measured. Before
+session 26 a machine with the training faces drew held-out traditional lines in cwming and plates in
+every sign face, so its kinds, scene, prose and camera-plate sets differed (session 25's contact set was
+such a render). They measure the kinds of line the renderer trains on; the real sets measure the models.
 """
 
 from __future__ import annotations

@@ -12,11 +12,6 @@ if [ "${1:-}" = "--training" ]; then
   PKGS+=(fonts-noto-cjk-extra fonts-arphic-bsmi00lp fonts-arphic-bkai00mp fonts-cns11643-kai
          fonts-cns11643-sung fonts-cwtex-ming fonts-cwtex-kai fonts-cwtex-heib fonts-cwtex-yen fonts-cwtex-fs fonts-babelstone-han)
 fi
-# `--heldout`: only the held-out traditional face (kinds.HELD_OUT_TC_FONT) that benchmarks/heldout.py's sets
-# draw their traditional lines in (without it they refuse to render rather than render a different set).
-if [ "${1:-}" = "--heldout" ]; then
-  PKGS+=(fonts-cwtex-ming)
-fi
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -59,18 +59,35 @@ def test_kind_test_set_names_the_kind_in_the_first_folder(tmp_path: Path) -> Non
     assert all((labels.parent / r[0]).exists() for r in rows)
 
 
-def test_held_out_traditional_lines_need_the_held_out_face(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Without HELD_OUT_TC_FONT a held-out line of a kind that draws traditional text is refused (it would
-    be drawn in other faces, so the set would differ from machine to machine); simplified document lines
-    and training lines still render."""
-    kept = tuple(f for f in kinds.TC_FONTS if f.name != kinds.HELD_OUT_TC_FONT)
-    monkeypatch.setattr(kinds, "TC_FONTS", kept)
+def test_held_out_lines_do_not_depend_on_the_training_faces(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Held-out lines of every kind (traditional ones too) and held-out plates draw only faces that
+    `make install` provides: without the traditional training faces, HELD_OUT_TC_FONT and the other sign
+    faces (a machine without `install_system.sh --training`) they render the same images."""
     corpus = Corpus()
-    for kind in ("doc_tc", "scene"):  # scene: its simplified lines draw from the held-out faces too
-        with pytest.raises(MissingFont, match="fonts-cwtex-ming"):
-            render_kind(kind, np.random.default_rng(4), corpus, held_out=True)
-    assert render_kind("doc_sc", np.random.default_rng(4), corpus, held_out=True)[0]
-    assert render_kind("doc_tc", np.random.default_rng(4), corpus)[0]
+
+    def lines() -> list[tuple[str, np.ndarray]]:
+        return [render_kind(k, np.random.default_rng([33, i]), corpus, height=32, held_out=True)[:2]
+                for k in ("doc_tc", "scene", "contact", "plate", "plate_cam") for i in range(6)]
+
+    before = lines()
+    monkeypatch.setattr(kinds, "TC_FONTS", ())
+    monkeypatch.setattr(kinds, "SIGN_FONTS", tuple(f for f in kinds.SIGN_FONTS
+                                                   if f.name in kinds.HELD_OUT_PLATE_FONTS))
+    after = lines()
+    assert all(a[0] == b[0] and np.array_equal(a[1], b[1]) for a, b in zip(before, after, strict=True))
+    assert render_kind("doc_tc", np.random.default_rng(4), corpus)[0]  # training lines still render
+
+
+def test_held_out_lines_need_the_held_out_face(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import replace
+
+    from ocr.training.synth import fonts
+
+    gone = tuple(replace(f, path="/nonexistent/uming.ttc") if f.name == fonts.HELD_OUT_FONT else f
+                 for f in fonts.FONTS)
+    monkeypatch.setattr(fonts, "FONTS", gone)
+    with pytest.raises(MissingFont, match="fonts-arphic-uming"):
+        render_kind("doc_sc", np.random.default_rng(4), Corpus(), held_out=True)
 
 
 @pytest.mark.parametrize("kind", ["doc_tc", "form", "sign", "symbol", "scene", "contact"])
@@ -207,18 +224,3 @@ def test_plate_cam_draws_plate_texts_as_a_camera_sees_them() -> None:
     assert eight.shape == one.shape == (90, 45) and 0.1 < eight.mean() < 0.6
     assert one[:, :10].max() == 0 and one[:, 35:].max() == 0  # a '1' keeps its narrow stem, centred
 
-
-def test_held_out_plates_do_not_depend_on_the_training_faces(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Held-out plates draw their region character in HELD_OUT_PLATE_FONTS only: with every other sign face
-    gone (a machine without the training faces) they render the same images."""
-    corpus = Corpus()
-
-    def plates() -> list[tuple[str, np.ndarray]]:
-        return [render_kind(k, np.random.default_rng([33, i]), corpus, height=32, held_out=True)[:2]
-                for k in ("plate", "plate_cam") for i in range(8)]
-
-    before = plates()
-    monkeypatch.setattr(kinds, "SIGN_FONTS", tuple(f for f in kinds.SIGN_FONTS
-                                                   if f.name in kinds.HELD_OUT_PLATE_FONTS))
-    after = plates()
-    assert all(a[0] == b[0] and np.array_equal(a[1], b[1]) for a, b in zip(before, after, strict=True))

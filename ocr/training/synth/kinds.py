@@ -62,7 +62,8 @@ TC_FONTS: tuple[FontSpec, ...] = (
     FontSpec("cwyen", _TW + "cwtex/cwyen.ttf", 0, "hei", "fonts-cwtex-yen"),
     FontSpec("cwfs", _TW + "cwtex/cwfs.ttf", 0, "fang", "fonts-cwtex-fs"),
 )
-# Held out of training: renders the traditional held-out set (a ming face, like most printed books).
+# Never used for training (a ming face, like most printed books), and not by the held-out sets either
+# (they draw in faces every machine has: render_kind); the fine-tune's reference set reads it when installed.
 HELD_OUT_TC_FONT = "cwming"
 SIGN_FONTS: tuple[FontSpec, ...] = (
     FontSpec("noto-sans-sc-black", _NOTO + "NotoSansCJK-Black.ttc", 2, "hei", "fonts-noto-cjk-extra"),
@@ -125,7 +126,7 @@ _FORM_FIELDS = (
 _UNITS = ("mmol/L", "g/L", "U/L", "%", "mg/dL", "℃", "kg", "cm", "mL", "元", "¥", "RMB", "HKD", "NT$")
 _OPENCC = ("s2t", "s2tw", "s2hk", "s2twp")
 _CUT_KINDS = ("form", "symbol", "contact", "receipt", "label")  # kinds whose text max_chars cuts
-# the kinds that draw traditional lines
+# the kinds that draw traditional lines (all of doc_tc, 40 % of the others)
 _TRAD_KINDS = ("doc_tc", "form", "sign", "hand", "scene", "contact", "receipt", "label")
 
 
@@ -602,9 +603,12 @@ def render_kind(kind: str, rng: np.random.Generator, corpus: object, height: int
                 ) -> tuple[str, np.ndarray, str]:
     """(text, image (height, W) uint8 as the model sees it, font name) for one line of `kind`.
 
-    corpus: an ocr.training.synth.Corpus. held_out=True uses only the held-out faces (uming-cn for simplified
-    text, HELD_OUT_TC_FONT for traditional) so a test set never shares a face with training; MissingFont
-    for a kind that draws traditional lines when HELD_OUT_TC_FONT is not installed.
+    corpus: an ocr.training.synth.Corpus. held_out=True draws every text line in the held-out face
+    (HELD_OUT_FONT, uming-cn, which draws traditional text too) and plates in HELD_OUT_PLATE_FONTS: faces of
+    the packages `make install` provides and training never uses for text lines, so a held-out set is the
+    same set on every machine (MissingFont when one is not installed). Before session 26 held-out
+    traditional lines also drew HELD_OUT_TC_FONT, and plates every sign face, when installed: the sets
+    changed with the training faces a machine had.
     max_chars > 0: at most that many characters (text lines are drawn shorter, form fields cut there, as a
     tight crop cuts them): short lines for a fine-tune's rehearsal, where width is compute.
     accept: a text it refuses is redrawn before anything is rendered (LookupError after
@@ -613,12 +617,10 @@ def render_kind(kind: str, rng: np.random.Generator, corpus: object, height: int
     from ocr.training.synth.fonts import HELD_OUT_FONT, font_by_name
 
     sc = [font_by_name(HELD_OUT_FONT)] if held_out else _sc_fonts()
-    tc = tc_fonts(held_out)
-    if held_out and not tc and kind in _TRAD_KINDS:  # a held-out set must be the same set on every machine
-        raise MissingFont(f"the held-out traditional face {HELD_OUT_TC_FONT!r} (Debian fonts-cwtex-ming) "
-                          "is not installed: `scripts/install_system.sh --heldout` installs it; without it "
-                          f"held-out {kind} lines would be drawn in other faces, and the set would not be "
-                          "the one the model card measured")
+    tc = [] if held_out else tc_fonts()  # held-out traditional lines: the held-out face too
+    if held_out and not _exists(sc[0]):
+        raise MissingFont(f"held-out lines need the held-out face {HELD_OUT_FONT!r} ({sc[0].package}; "
+                          "scripts/install_system.sh installs it)")
     seed = int(rng.integers(2**31))
     for _ in range(50 if accept is None else ACCEPT_TRIES):
         sign = kind == "sign"
