@@ -294,7 +294,8 @@ def main() -> None:
                     "device_seconds": round(el, 1), "device": device_name,
                     "data": f"ocr.training.synth.kinds lines (KIND_MIX{plate_note}, 90 %) + long "
                             f"simplified document lines (25-45 chars, 10 %), rendered on the fly, {faces} "
-                            "training faces (WOFF2 subsets)", "lr": specs[name][1], "amp": args.amp}
+                            + ("training faces (WOFF2 subsets)" if packed else "installed training faces"),
+                    "lr": specs[name][1], "amp": args.amp}
             save_export(copy.deepcopy(m).cpu().float(), args.out / f"{name}{tag}.pt", charset, meta)
             m.train()
 
