@@ -139,7 +139,7 @@ def test_contact_lines_draw_what_the_probe_found_missing() -> None:
 def test_receipt_lines_are_items_totals_fields_and_notes() -> None:
     """The "receipt" kind (outside the default mix) draws what receipts and tickets print: items with
     prices, totals, masked card numbers, date-times, shop names and printed notes, every line in the
-    charset; it renders deterministically, a third or more of the lines traditional."""
+    charset; it renders deterministically."""
     import re
 
     assert "receipt" not in KIND_MIX and "receipt" in KINDS

@@ -119,6 +119,11 @@ def _pick(rng: np.random.Generator, seq: Sequence[_T]) -> _T:
     return seq[int(rng.integers(len(seq)))]
 
 
+def _digits(rng: np.random.Generator, n: int) -> str:
+    """n random decimal digits (one draw of n integers)."""
+    return "".join(str(int(c)) for c in rng.integers(0, 10, n))
+
+
 def amount_upper(yuan: int, jiao: int = 0, fen: int = 0) -> str:
     """Chinese financial uppercase amount: 1234.5 -> 壹仟贰佰叁拾肆元伍角 (yuan < 10**12)."""
 
@@ -260,9 +265,9 @@ class Corpus:
             v = rng.integers(1, 10**7) / 100
             return ("￥" if rng.random() < 0.5 else "¥" if rng.random() < 0.5 else "") + f"{v:,.2f}"
         if k == 5:
-            return "1" + "".join(str(int(c)) for c in rng.integers(0, 10, 10))
+            return "1" + _digits(rng, 10)
         if k == 6:
-            a = "".join(str(int(c)) for c in rng.integers(0, 10, 17))
+            a = _digits(rng, 17)
             return a + ("X" if rng.random() < 0.2 else str(int(rng.integers(0, 10))))
         if k == 7:
             return f"{int(rng.integers(0, 24)):02d}:{int(rng.integers(0, 60)):02d}"
@@ -344,8 +349,7 @@ class Corpus:
             return "".join(pick(_SYLLABLES) if rng.random() < 0.7 else pick(_LATIN_WORDS).lower()
                            for _ in range(k))
 
-        def digits(n: int) -> str:
-            return "".join(str(int(c)) for c in rng.integers(0, 10, n))
+        digits = partial(_digits, rng)
 
         k = int(rng.integers(0, 6))
         sep = pick(("：", ":", " ", "：", ""))
@@ -396,8 +400,7 @@ class Corpus:
         def money(hi: float) -> str:
             return f"{rng.uniform(0.1, hi):.2f}"
 
-        def digits(n: int) -> str:
-            return "".join(str(int(c)) for c in rng.integers(0, 10, n))
+        digits = partial(_digits, rng)
 
         sep = pick(("：", ":", " ", "："))
         k = int(rng.integers(0, 8))
@@ -421,6 +424,7 @@ class Corpus:
             y, m, d = int(rng.integers(2015, 2031)), int(rng.integers(1, 13)), int(rng.integers(1, 29))
             hms = (f"{int(rng.integers(0, 24)):02d}:{int(rng.integers(0, 60)):02d}:"
                    f"{int(rng.integers(0, 60)):02d}")
+
             def seat() -> str:  # a train seat: coach, row, letter
                 return f"{int(rng.integers(1, 30))}车{int(rng.integers(1, 20))}排{pick('ABCDF')}座"
 
@@ -449,8 +453,7 @@ class Corpus:
         ingredient list. Only charset characters."""
         pick = partial(_pick, rng)
 
-        def digits(n: int) -> str:
-            return "".join(str(int(c)) for c in rng.integers(0, 10, n))
+        digits = partial(_digits, rng)
 
         sep = pick(("：", ":", " ", "："))
         k = int(rng.integers(0, 6))
