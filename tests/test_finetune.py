@@ -718,3 +718,23 @@ def test_fresh_replaces_a_model_but_keeps_the_staged_input(tmp_path: Path, user_
     second = finetune(FinetuneConfig(**{**cfg.__dict__, "fresh": True}))
     assert staged.is_file() and second.meta["train"]["sha256"] == first.meta["train"]["sha256"]
     assert (user_dir / "fr" / "model.pt").is_file()
+
+
+def test_reference_set_does_not_depend_on_the_training_faces(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fine-tune's general reference set draws its rendered lines, traditional ones too, in the
+    held-out font `make install` provides: without the training faces (and HELD_OUT_TC_FONT) it is the
+    same set, so forgetting figures compare across machines."""
+    from ocr.training import finetune as ft
+    from ocr.training.jobs import REFERENCE_RENDERED, REFERENCE_RENDERED_TC
+    from ocr.training.synth import kinds
+
+    before = ft.reference_lines(32)
+    tc = [ln for ln in before if ln.key.startswith("rendered_tc/")]
+    assert len(tc) == REFERENCE_RENDERED_TC
+    keys = {ln.key for ln in before}
+    assert all(f"rendered/{i}" in keys for i in range(REFERENCE_RENDERED))
+    assert any(ch in "".join(ln.text for ln in tc) for ch in "們這個來說時會對學發")  # s2t text
+    monkeypatch.setattr(kinds, "TC_FONTS", ())
+    after = ft.reference_lines(32)
+    assert [(ln.key, ln.text) for ln in after] == [(ln.key, ln.text) for ln in before]
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(after, before, strict=True))

@@ -514,13 +514,14 @@ class Rehearsal:
 
 def reference_lines(height: int) -> list[Line]:
     """The fixed general reference set: the project's sample lines (sample_images/labels.tsv: 17 real
-    + 12 rendered), REFERENCE_RENDERED lines rendered in the held-out font and REFERENCE_RENDERED_TC
-    traditional lines (OpenCC s2t) in the held-out traditional face (never trained on; each part only
-    where its font is installed)."""
+    + 12 rendered), REFERENCE_RENDERED lines and REFERENCE_RENDERED_TC traditional lines (OpenCC s2t)
+    rendered in the held-out font (uming-cn, never trained on; it draws traditional text too), when it is
+    installed. Like the held-out sets (render_kind(held_out=True)) it uses only a face `make install`
+    provides, so it is the same set on every machine; before session 27 the traditional lines drew the
+    held-out traditional face (cwming), present only where the training faces were installed."""
     import opencc
 
     from ocr.training.synth import HELD_OUT_FONT, Corpus, font_by_name
-    from ocr.training.synth.kinds import tc_fonts
 
     out: list[Line] = []
     samples = Path(__file__).resolve().parents[2] / "sample_images" / "labels.tsv"
@@ -531,8 +532,7 @@ def reference_lines(height: int) -> list[Line]:
     font = font_by_name(HELD_OUT_FONT)
     if Path(font.path).exists():
         out += _rendered_lines(corpus, font, REFERENCE_RENDERED, (REFERENCE_SEED,), "rendered", height)
-    for tc_font in tc_fonts(held_out=True):  # the one held-out traditional face, when installed
-        out += _rendered_lines(corpus, tc_font, REFERENCE_RENDERED_TC, (REFERENCE_SEED, 1), "rendered_tc",
+        out += _rendered_lines(corpus, font, REFERENCE_RENDERED_TC, (REFERENCE_SEED, 1), "rendered_tc",
                                height, opencc.OpenCC("s2t").convert)
     return out
 
@@ -1164,9 +1164,9 @@ def _run(cfg: FinetuneConfig, job: _Job, engine_name: str, emit: Event, stop: Ca
         "rehearsal_lookalikes": "".join(sorted(near)),
         "before": before, "after": after, "reference_grown_confusions": grown,
         "eval": [{"name": k, "cer": v["cer"], "n": v["n"]} for k, v in after.items()],
-        "reference_set": (f"sample_images/labels.tsv + {REFERENCE_RENDERED} simplified lines rendered in the "
-                          f"held-out font + {REFERENCE_RENDERED_TC} traditional lines in the held-out "
-                          "traditional face" if reference else ""),
+        "reference_set": (f"sample_images/labels.tsv + {REFERENCE_RENDERED} simplified and "
+                          f"{REFERENCE_RENDERED_TC} traditional lines rendered in the held-out font"
+                          if reference else ""),
     }
     charset = Charset(all_chars)
     save_export(model, job.folder / "model.pt", charset, meta)  # atomic: the engine appears complete
