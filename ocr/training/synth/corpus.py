@@ -171,7 +171,6 @@ def amount_upper(yuan: int, jiao: int = 0, fen: int = 0) -> str:
 
 
 @lru_cache(maxsize=1)
-@lru_cache(maxsize=1)
 def simplified_han() -> frozenset[str]:
     """The 6,763 GB2312 Han characters: the corpus writes simplified text (traditional lines are made
     from it with OpenCC, ocr.training.synth.kinds), even though the charset also holds traditional forms."""
@@ -183,9 +182,11 @@ def _simplified(word: str) -> bool:
     return all(c in gb for c in word if "\u4e00" <= c <= "\u9fff")
 
 
+@lru_cache(maxsize=1)
 def _weighted_words() -> tuple[tuple[str, ...], np.ndarray]:
     """(words, cumulative weights) of jieba's dictionary words the charset covers, simplified only,
-    weights = freq ** 0.5 (flattens the head)."""
+    weights = freq ** 0.5 (flattens the head). Built once per process (0.5 s) and shared by every Corpus:
+    the weights are read-only."""
     cs = load_charset()
     words, weights = [], []
     for word, freq in jieba_words():
@@ -194,7 +195,9 @@ def _weighted_words() -> tuple[tuple[str, ...], np.ndarray]:
         words.append(word)
         weights.append(freq ** 0.5)
     cum = np.cumsum(np.asarray(weights, dtype=np.float64))
-    return tuple(words), cum / cum[-1]
+    cum = cum / cum[-1]
+    cum.flags.writeable = False
+    return tuple(words), cum
 
 
 class Corpus:
