@@ -51,6 +51,8 @@ SETS = (
             "receipt and ticket lines, thermal or dot-matrix print (session 26)"),
     HeldOut("data/label_test", 300, 20261202, "label=1",
             "care labels (woven) and product labels (printed, flat or round a bottle) (session 26)"),
+    HeldOut("data/facade_test", 300, 20261203, "facade=1",
+            "shop-front lettering on slats, brick, tiles, metal; hollow, neon, cut letters (session 28)"),
 )
 
 

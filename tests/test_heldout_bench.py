@@ -32,7 +32,7 @@ def test_the_documented_sets_and_seeds() -> None:
         ("platecam_test", 300, 20261128, "plate_cam=1", 0.0),
         ("prose_test", 300, 20261129, "doc_sc=0.5,doc_tc=0.5", 0.3),
         ("contact_test", 300, 20261130, "contact=1", 0.0), ("receipt_test", 300, 20261201, "receipt=1", 0.0),
-        ("label_test", 300, 20261202, "label=1", 0.0)]
+        ("label_test", 300, 20261202, "label=1", 0.0), ("facade_test", 300, 20261203, "facade=1", 0.0)]
 
 
 @pytest.mark.noto

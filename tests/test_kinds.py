@@ -67,7 +67,7 @@ def test_held_out_lines_do_not_depend_on_the_training_faces(monkeypatch: pytest.
 
     def lines() -> list[tuple[str, np.ndarray]]:
         return [render_kind(k, np.random.default_rng([33, i]), corpus, height=32, held_out=True)[:2]
-                for k in ("doc_tc", "scene", "contact", "plate", "plate_cam") for i in range(6)]
+                for k in ("doc_tc", "scene", "facade", "contact", "plate", "plate_cam") for i in range(6)]
 
     before = lines()
     monkeypatch.setattr(kinds, "TC_FONTS", ())
@@ -90,7 +90,7 @@ def test_held_out_lines_need_the_held_out_face(monkeypatch: pytest.MonkeyPatch) 
         render_kind("doc_sc", np.random.default_rng(4), Corpus(), held_out=True)
 
 
-@pytest.mark.parametrize("kind", ["doc_tc", "form", "sign", "symbol", "scene", "contact"])
+@pytest.mark.parametrize("kind", ["doc_tc", "form", "sign", "symbol", "scene", "facade", "contact"])
 def test_max_chars_keeps_lines_short(kind: str) -> None:
     corpus = Corpus()
     for i in range(6):
@@ -202,6 +202,36 @@ def test_scene_lines_are_sign_words_and_a_crop_can_cut_the_letters() -> None:
     font = next(f for f in SIGN_FONTS if Path(f.path).exists())
     heights = {_scene("招牌", font, np.random.default_rng(s)).shape[0] for s in range(40)}
     assert len(heights) > 5  # extrusion depth, padding and cuts vary the crop
+
+
+def test_facade_lines_are_sign_words_on_a_building() -> None:
+    """"facade" (outside the default mix) draws scene's words in the sign faces on a wall: slats and
+    siding groove the line (the shade dips once a board), other walls texture it; crops, weights and
+    widths vary; the lines render deterministically."""
+    from ocr.training.synth.kinds import _facade, _wall
+
+    assert "facade" not in KIND_MIX and "facade" in KINDS
+    corpus, cs = Corpus(), load_charset()
+    lines = [render_kind("facade", np.random.default_rng([34, i]), corpus, height=32) for i in range(16)]
+    assert all(0 < len(t) <= 10 and t.isalnum() and cs.covers(t) for t, _, _ in lines)
+    assert all(img.shape[0] == 32 and img.dtype == np.uint8 for _, img, _ in lines)
+    assert {f for _, _, f in lines} <= {f.name for f in SIGN_FONTS}
+    again = [render_kind("facade", np.random.default_rng([34, i]), corpus, height=32) for i in range(16)]
+    assert all(a[0] == b[0] and np.array_equal(a[1], b[1]) for a, b in zip(lines, again, strict=True))
+    grooved = textured = 0
+    for seed in range(60):
+        tex, shade = _wall(60, 300, np.array([128, 128, 128]), 48, np.random.default_rng(seed))
+        assert tex.shape == (60, 300, 3) and shade.shape == (60, 300)
+        if shade.min() < 0.75:  # slats or siding: a groove in every board
+            profile = shade.mean(axis=0) if shade.std(axis=0).max() < 1e-6 else shade.mean(axis=1)
+            assert (np.diff((profile < 0.75).astype(int)) == 1).sum() >= 2
+            grooved += 1
+        elif tex.std() > 3:
+            textured += 1
+    assert grooved >= 10 and textured >= 15
+    font = next(f for f in SIGN_FONTS if Path(f.path).exists())
+    shapes = {_facade("招牌", font, np.random.default_rng(s)).shape[:2] for s in range(40)}
+    assert len({h for h, _ in shapes}) > 5 and len({w for _, w in shapes}) > 5  # crops, widths, padding
 
 
 def test_plate_cam_draws_plate_texts_as_a_camera_sees_them() -> None:

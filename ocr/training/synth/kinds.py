@@ -108,9 +108,11 @@ KIND_MIX: dict[str, float] = {
 # and starred notes of ads, signs and tickets (Corpus.contact, session 25), as document lines or, one in
 # four, as signs; "receipt", shop receipts and printed tickets (Corpus.receipt, session 26) as thermal or
 # dot-matrix printers print them (_receipt); "label", clothing care labels and product labels (Corpus.label,
-# session 26) as woven ribbons or printed stickers, flat or round a bottle (_label). Name one in a mix
+# session 26) as woven ribbons or printed stickers, flat or round a bottle (_label); "facade", shop-front
+# lettering on a building's face (_facade, session 28: slats, brick, tiles, metal; hollow, rimmed, neon and
+# cut letters, cast shadows, grooves through the strokes), words as "scene" draws them. Name one in a mix
 # (`--kinds ...,symbol=0.1`) to draw it.
-EXTRA_KINDS: tuple[str, ...] = ("plate_cam", "scene", "symbol", "contact", "receipt", "label")
+EXTRA_KINDS: tuple[str, ...] = ("plate_cam", "scene", "symbol", "contact", "receipt", "label", "facade")
 KINDS: tuple[str, ...] = (*sorted(KIND_MIX), *EXTRA_KINDS)
 
 _PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
@@ -127,7 +129,7 @@ _UNITS = ("mmol/L", "g/L", "U/L", "%", "mg/dL", "℃", "kg", "cm", "mL", "元", 
 _OPENCC = ("s2t", "s2tw", "s2hk", "s2twp")
 _CUT_KINDS = ("form", "symbol", "contact", "receipt", "label")  # kinds whose text max_chars cuts
 # the kinds that draw traditional lines (all of doc_tc, 40 % of the others)
-_TRAD_KINDS = ("doc_tc", "form", "sign", "hand", "scene", "contact", "receipt", "label")
+_TRAD_KINDS = ("doc_tc", "form", "sign", "hand", "scene", "contact", "receipt", "label", "facade")
 
 
 @lru_cache(maxsize=8)
@@ -485,6 +487,124 @@ def _scene(text: str, font: FontSpec, rng: np.random.Generator) -> np.ndarray:
     return _photo_degrade(np.ascontiguousarray(a), rng)
 
 
+def _wall(h: int, w: int, bg: np.ndarray, size: int,
+          rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A building's face behind shop lettering: (texture (h, w, 3) float32, shade (h, w) float32).
+
+    texture: the background colour with one of slats (vertical cladding, louvres), siding, brick, tiles,
+    perforated metal, wood grain or a plain panel with blotches. shade: the relief of slats and siding
+    (1 on a board, darker in its grooves), which lettering mounted on them takes too; 1 elsewhere."""
+    yy, xx = np.mgrid[:h, :w].astype(np.float32)
+    shade = np.ones((h, w), np.float32)
+    tex = np.zeros((h, w), np.float32)  # added to the colour, in grey levels
+    style = ("slats", "siding", "brick", "tiles", "mesh", "wood", "plain")[
+        int(rng.choice(7, p=(0.25, 0.1, 0.15, 0.1, 0.1, 0.1, 0.2)))]
+    if style in ("slats", "siding"):
+        period = size * rng.uniform(0.15, 0.4)
+        pos = (xx if style == "slats" else yy) / period % 1.0  # 0..1 across one board
+        groove = rng.uniform(0.1, 0.3)  # the share of a period in the groove
+        board = 1.0 - rng.uniform(0, 0.25) * pos  # light falls across each board
+        shade = np.where(pos < groove, rng.uniform(0.5, 0.8), board).astype(np.float32)
+    elif style == "brick":
+        bh = size * rng.uniform(0.2, 0.45)
+        row = np.floor(yy / bh)
+        bx = (xx + (row % 2) * bh) / (2 * bh)
+        ids = (row * 997 + np.floor(bx)).astype(np.int64) % 257
+        tex += rng.normal(0, 14, 257).astype(np.float32)[ids]  # each brick its own tone
+        mortar = (yy % bh < bh * 0.12) | (bx % 1.0 < 0.06)
+        tex = np.where(mortar, rng.uniform(-60, 60), tex)
+    elif style == "tiles":
+        t = size * rng.uniform(0.3, 0.9)
+        tex = np.where((yy % t < 2) | (xx % t < 2), rng.uniform(-70, 70), 0).astype(np.float32)
+    elif style == "mesh":
+        p = rng.uniform(4, 9)
+        holes = ((xx % p - p / 2) ** 2 + (yy % p - p / 2) ** 2) < (p * rng.uniform(0.15, 0.3)) ** 2
+        tex = np.where(holes, -rng.uniform(20, 60), 0).astype(np.float32)
+    elif style == "wood":
+        grain = cv2.GaussianBlur(rng.normal(0, 1, (h, w)).astype(np.float32), (0, 0), sigmaX=size, sigmaY=1.5)
+        tex = grain * (rng.uniform(15, 40) / max(float(np.abs(grain).max()), 1e-6))
+    else:
+        blot = cv2.GaussianBlur(rng.normal(0, 1, (h, w)).astype(np.float32), (0, 0), size / 3)
+        tex = blot * (rng.uniform(0, 30) / max(float(np.abs(blot).max()), 1e-6))
+    return bg.astype(np.float32) + tex[..., None], shade
+
+
+def _facade(text: str, font: FontSpec, rng: np.random.Generator) -> np.ndarray:
+    """Shop-front lettering on a building as a phone photographs it (real_samples' word_4 and word_5: 3-D
+    letters on slatted cladding, a display face with cuts through its strokes, tops cut off by the crop).
+
+    The wall (_wall: slats, siding, brick, tiles, perforated metal, wood, a plain panel). The letters:
+    condensed or extended, bolder or thinner, sometimes hollow (an outline) or with a rim of a second
+    colour, sometimes cut by thin bands as stencil and display faces are, sometimes glowing (neon); mounted
+    with a cast shadow on the wall, and on slats or siding taking their grooves, which can break the
+    strokes. Light falls unevenly, an awning's shadow can darken part of the line, and the crop often cuts
+    the top or bottom of the letters. Then perspective, blur, noise and JPEG: (h, w, 3) uint8 RGB."""
+    bg, fg = _contrasting_colours(rng, 90)  # shop fronts are lettered to be read from the street
+    size = int(rng.integers(36, 72))
+    f = pil_font(font.path, font.index, size)
+    spacing = size * rng.uniform(0.05, 0.6) if rng.random() < 0.5 else 0.0
+    advances = [f.getlength(c) + spacing for c in text]
+    pad = int(size * rng.uniform(0.15, 0.5))
+    w0, h = int(sum(advances) - spacing) + 2 * pad, int(size * 1.3) + pad
+    canvas = Image.new("L", (w0, h), 0)
+    draw, x = ImageDraw.Draw(canvas), float(pad)
+    for c, adv in zip(text, advances, strict=True):
+        draw.text((x, pad // 2), c, font=f, fill=255)
+        x += adv
+    ink = np.asarray(canvas, np.float32) / 255  # (h, w0) the letters' coverage
+    if rng.random() < 0.5:  # condensed or extended lettering
+        ink = cv2.resize(ink, (max(8, int(w0 * rng.uniform(0.7, 1.35))), h), interpolation=cv2.INTER_AREA)
+    w = ink.shape[1]
+    k = max(1, size // 16)
+    r = rng.random()
+    if r < 0.25:  # a bolder weight
+        ink = cv2.dilate(ink, np.ones((k + 1, k + 1), np.uint8))
+    elif r < 0.35:  # a thinner one
+        ink = cv2.erode(ink, np.ones((2, 2), np.uint8))
+    if rng.random() < 0.2:  # display cuts: thin bands through every stroke, across or along the line
+        for _ in range(int(rng.integers(1, 4))):
+            t = max(1, int(size * rng.uniform(0.03, 0.07)))
+            if rng.random() < 0.6:
+                y = int(rng.integers(pad // 2, pad // 2 + size))
+                ink[y:y + t] = 0
+            else:
+                for x0 in rng.integers(0, w, int(rng.integers(2, 2 + len(text) * 2))):
+                    ink[:, x0:x0 + t] = 0
+    wall, shade = _wall(h, w, bg, size, rng)
+    img = wall
+    if rng.random() < 0.5:  # the letters' cast shadow on the wall
+        dx, dy = (int(v) for v in rng.integers(-k * 3, k * 3 + 1, 2))
+        shadow = cv2.GaussianBlur(np.roll(ink, (dy, dx), axis=(0, 1)), (0, 0), rng.uniform(0.5, 3.0))
+        img = img * (1 - rng.uniform(0.3, 0.7) * shadow)[..., None]
+    style = rng.random()
+    if style < 0.15:  # hollow letters: only their outline in the letter colour
+        ink = np.clip(cv2.dilate(ink, np.ones((k + 2, k + 2), np.uint8)) - ink, 0, 1)
+    elif style < 0.3:  # a rim round the face, light round dark letters and dark round light ones
+        rim = cv2.dilate(ink, np.ones((k + 2, k + 2), np.uint8))
+        tone = rng.uniform(200, 255, 3) if fg.mean() < 128 else rng.uniform(0, 60, 3)
+        img = img * (1 - rim[..., None]) + tone.astype(np.float32) * rim[..., None]
+    elif style < 0.4:  # neon: a glow round the letters
+        glow = cv2.GaussianBlur(ink, (0, 0), size / 10)
+        img = img + glow[..., None] * (fg.astype(np.float32) - img) * rng.uniform(0.3, 0.8)
+    img = img * (1 - ink[..., None]) + fg.astype(np.float32) * ink[..., None]
+    mounted = rng.random() < 0.7  # on the boards the letters take the grooves too; in front, only the wall
+    img = img * (shade if mounted else np.where(ink > 0.5, 1.0, shade))[..., None]
+    yy, xx = np.mgrid[:h, :w].astype(np.float32)
+    angle = rng.uniform(0, 2 * np.pi)
+    ramp = (np.cos(angle) * xx / w + np.sin(angle) * yy / h)  # uneven light across the sign
+    img = img * (1 + rng.uniform(-0.25, 0.25) * ramp)[..., None]
+    if rng.random() < 0.15:  # an awning's or a neighbour's shadow over part of the line
+        edge = rng.uniform(0.2, 0.8) * w + (yy - h / 2) * rng.uniform(-1.5, 1.5)
+        img = img * np.where(xx < edge, rng.uniform(0.45, 0.75), 1.0)[..., None]
+    a = np.clip(img, 0, 255).astype(np.uint8)
+    rows = np.where(ink.max(axis=1) > 0.5)[0]
+    if rows.size and rng.random() < 0.4:  # a tight crop through the letters, at the top or the bottom
+        top, bottom = int(rows[0]), int(rows[-1])
+        cut = int((bottom - top) * rng.uniform(0.05, 0.3))
+        a = a[top + cut:] if rng.random() < 0.5 else a[: bottom - cut + 1]
+    return _photo_degrade(np.ascontiguousarray(a), rng)
+
+
 def _receipt(text: str, font: FontSpec, rng: np.random.Generator) -> np.ndarray:
     """A receipt or ticket line as a thermal or dot-matrix printer prints it and a phone photographs it.
 
@@ -627,7 +747,7 @@ def render_kind(kind: str, rng: np.random.Generator, corpus: object, height: int
         if kind in ("doc_sc", "doc_tc", "hand", "sign"):
             n_max = 12 if kind == "sign" else 30
             text = corpus.line(rng, 1, min(n_max, max_chars or n_max))  # type: ignore[attr-defined]
-        elif kind == "scene":  # a shop name or a slogan: words, digits and letters, no punctuation
+        elif kind in ("scene", "facade"):  # a shop name or slogan: words, digits and letters, no punctuation
             n_max = min(10, max_chars or 10)
             text = "".join(c for c in corpus.line(rng, 2, n_max) if c.isalnum())  # type: ignore[attr-defined]
             if not text:
@@ -659,7 +779,7 @@ def render_kind(kind: str, rng: np.random.Generator, corpus: object, height: int
         if kind in ("plate", "plate_cam"):
             plate = _plate(text, rng, camera=kind == "plate_cam", held_out=held_out)
             return text, _to_model_view(plate, height), kind
-        if sign or kind == "scene":
+        if sign or kind in ("scene", "facade"):
             pool = [f for f in SIGN_FONTS if _exists(f)] if not held_out else sc + tc
         elif kind == "hand":
             pool = [f for f in [*_sc_fonts(), *tc_fonts()] if f.name in HAND_FONTS] if not held_out else sc
@@ -672,6 +792,8 @@ def render_kind(kind: str, rng: np.random.Generator, corpus: object, height: int
             img = _sign(text, font, rng)
         elif kind == "scene":
             img = _scene(text, font, rng)
+        elif kind == "facade":
+            img = _facade(text, font, rng)
         elif kind == "hand":
             img = _hand_line(text, font, rng)
         elif kind == "receipt":
