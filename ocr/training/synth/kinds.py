@@ -556,10 +556,13 @@ def _facade(text: str, font: FontSpec, rng: np.random.Generator) -> np.ndarray:
         ink = cv2.resize(ink, (max(8, int(w0 * rng.uniform(0.7, 1.35))), h), interpolation=cv2.INTER_AREA)
     w = ink.shape[1]
     k = max(1, size // 16)
+    # a heavy face (most of its ink survives an erosion by a twelfth of the size) can be thinned or hollowed
+    core = cv2.erode(ink, np.ones((max(2, size // 12),) * 2, np.uint8))
+    heavy = float(core.sum()) > 0.3 * float(ink.sum())
     r = rng.random()
     if r < 0.25:  # a bolder weight
         ink = cv2.dilate(ink, np.ones((k + 1, k + 1), np.uint8))
-    elif r < 0.35:  # a thinner one
+    elif r < 0.35 and heavy:  # a thinner one
         ink = cv2.erode(ink, np.ones((2, 2), np.uint8))
     if rng.random() < 0.2:  # display cuts: thin bands through every stroke, across or along the line
         for _ in range(int(rng.integers(1, 4))):
@@ -577,7 +580,7 @@ def _facade(text: str, font: FontSpec, rng: np.random.Generator) -> np.ndarray:
         shadow = cv2.GaussianBlur(np.roll(ink, (dy, dx), axis=(0, 1)), (0, 0), rng.uniform(0.5, 3.0))
         img = img * (1 - rng.uniform(0.3, 0.7) * shadow)[..., None]
     style = rng.random()
-    if style < 0.15:  # hollow letters: only their outline in the letter colour
+    if style < 0.15 and heavy:  # hollow letters: only their outline in the letter colour
         ink = np.clip(cv2.dilate(ink, np.ones((k + 2, k + 2), np.uint8)) - ink, 0, 1)
     elif style < 0.3:  # a rim round the face, light round dark letters and dark round light ones
         rim = cv2.dilate(ink, np.ones((k + 2, k + 2), np.uint8))
@@ -589,6 +592,13 @@ def _facade(text: str, font: FontSpec, rng: np.random.Generator) -> np.ndarray:
     img = img * (1 - ink[..., None]) + fg.astype(np.float32) * ink[..., None]
     mounted = rng.random() < 0.7  # on the boards the letters take the grooves too; in front, only the wall
     img = img * (shade if mounted else np.where(ink > 0.5, 1.0, shade))[..., None]
+    gray = img @ np.float32([0.299, 0.587, 0.114])  # (h, w)
+    on, off = ink > 0.5, ink < 0.05
+    if on.any() and off.any():  # textures and grooves must not take the letters' contrast away
+        wall_level = float(gray[off].mean())
+        if abs(float(gray[on].mean()) - wall_level) < 50:
+            target = 0.0 if wall_level > 128 else 255.0
+            img = img + (ink * 0.6)[..., None] * (target - img)
     yy, xx = np.mgrid[:h, :w].astype(np.float32)
     angle = rng.uniform(0, 2 * np.pi)
     ramp = (np.cos(angle) * xx / w + np.sin(angle) * yy / h)  # uneven light across the sign
