@@ -422,6 +422,25 @@ def _contrasting_colours(rng: np.random.Generator, floor: float) -> tuple[np.nda
             return bg, fg
 
 
+def _smooth_noise(h: int, w: int, sigma_x: float, sigma_y: float, peak: tuple[float, float],
+                  rng: np.random.Generator) -> np.ndarray:
+    """Gaussian noise blurred by (sigma_x, sigma_y) and scaled so its largest magnitude is a level drawn
+    from `peak` (grey levels): blotches on a panel, grain in wood. (h, w) float32."""
+    field = cv2.GaussianBlur(rng.normal(0, 1, (h, w)).astype(np.float32), (0, 0),
+                             sigmaX=sigma_x, sigmaY=sigma_y)
+    return field * (rng.uniform(*peak) / max(float(np.abs(field).max()), 1e-6))
+
+
+def _crop_through_letters(a: np.ndarray, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """In 40 %, a tight crop that cuts 5-30 % of the letters' height (rows: the image rows holding ink)
+    off their top or their bottom, as a camera's crop of a sign does; else `a` unchanged."""
+    if rows.size and rng.random() < 0.4:
+        top, bottom = int(rows[0]), int(rows[-1])
+        cut = int((bottom - top) * rng.uniform(0.05, 0.3))
+        a = a[top + cut:] if rng.random() < 0.5 else a[: bottom - cut + 1]
+    return a
+
+
 def _sign(text: str, font: FontSpec, rng: np.random.Generator) -> np.ndarray:
     """Colour text on a colour, textured background with enough luminance contrast to read in gray."""
     bg, fg = _contrasting_colours(rng, 70)
@@ -433,8 +452,7 @@ def _sign(text: str, font: FontSpec, rng: np.random.Generator) -> np.ndarray:
     base = np.zeros((h, w, 3), np.float32) + bg.astype(np.float32)
     # texture: a gradient plus smooth blotches
     grad = np.linspace(rng.uniform(-30, 0), rng.uniform(0, 30), w, dtype=np.float32)[None, :, None]
-    blot = cv2.GaussianBlur(rng.normal(0, 1, (h, w)).astype(np.float32), (0, 0), size / 3)[..., None]
-    base = base + grad + blot * (rng.uniform(0, 25) / max(float(np.abs(blot).max()), 1e-6))
+    base = base + grad + _smooth_noise(h, w, size / 3, size / 3, (0, 25), rng)[..., None]
     img = Image.fromarray(np.clip(base, 0, 255).astype(np.uint8))
     d = ImageDraw.Draw(img)
     if rng.random() < 0.3:  # outline / shadow
@@ -478,12 +496,7 @@ def _scene(text: str, font: FontSpec, rng: np.random.Generator) -> np.ndarray:
         d.text((x, y0), c, font=f, fill=tuple(int(v) for v in fg))
         dm.text((x, y0), c, font=f, fill=255)
         x += adv
-    a = np.asarray(img)
-    rows = np.where(np.asarray(mask).max(axis=1) > 0)[0]
-    if rows.size and rng.random() < 0.4:  # a tight crop through the letters, at the top or the bottom
-        top, bottom = int(rows[0]), int(rows[-1])
-        cut = int((bottom - top) * rng.uniform(0.05, 0.3))
-        a = a[top + cut:] if rng.random() < 0.5 else a[: bottom - cut + 1]
+    a = _crop_through_letters(np.asarray(img), np.where(np.asarray(mask).max(axis=1) > 0)[0], rng)
     return _photo_degrade(np.ascontiguousarray(a), rng)
 
 
@@ -521,11 +534,9 @@ def _wall(h: int, w: int, bg: np.ndarray, size: int,
         holes = ((xx % p - p / 2) ** 2 + (yy % p - p / 2) ** 2) < (p * rng.uniform(0.15, 0.3)) ** 2
         tex = np.where(holes, -rng.uniform(20, 60), 0).astype(np.float32)
     elif style == "wood":
-        grain = cv2.GaussianBlur(rng.normal(0, 1, (h, w)).astype(np.float32), (0, 0), sigmaX=size, sigmaY=1.5)
-        tex = grain * (rng.uniform(15, 40) / max(float(np.abs(grain).max()), 1e-6))
+        tex = _smooth_noise(h, w, size, 1.5, (15, 40), rng)
     else:
-        blot = cv2.GaussianBlur(rng.normal(0, 1, (h, w)).astype(np.float32), (0, 0), size / 3)
-        tex = blot * (rng.uniform(0, 30) / max(float(np.abs(blot).max()), 1e-6))
+        tex = _smooth_noise(h, w, size / 3, size / 3, (0, 30), rng)
     return bg.astype(np.float32) + tex[..., None], shade
 
 
@@ -606,12 +617,7 @@ def _facade(text: str, font: FontSpec, rng: np.random.Generator) -> np.ndarray:
     if rng.random() < 0.15:  # an awning's or a neighbour's shadow over part of the line
         edge = rng.uniform(0.2, 0.8) * w + (yy - h / 2) * rng.uniform(-1.5, 1.5)
         img = img * np.where(xx < edge, rng.uniform(0.45, 0.75), 1.0)[..., None]
-    a = np.clip(img, 0, 255).astype(np.uint8)
-    rows = np.where(ink.max(axis=1) > 0.5)[0]
-    if rows.size and rng.random() < 0.4:  # a tight crop through the letters, at the top or the bottom
-        top, bottom = int(rows[0]), int(rows[-1])
-        cut = int((bottom - top) * rng.uniform(0.05, 0.3))
-        a = a[top + cut:] if rng.random() < 0.5 else a[: bottom - cut + 1]
+    a = _crop_through_letters(np.clip(img, 0, 255).astype(np.uint8), np.where(ink.max(axis=1) > 0.5)[0], rng)
     return _photo_degrade(np.ascontiguousarray(a), rng)
 
 
